@@ -1,0 +1,1 @@
+"""The pure domain: models, rules and calculations. Imports nothing from AWS, HTTP or Powertools."""

@@ -1,0 +1,1 @@
+"""Trigger glue shared by the handlers: HTTP resolver wiring, error mapping, authentication."""

@@ -1,0 +1,1 @@
+"""Use cases. Each service takes its ports (storage, bus, clock) as arguments; handlers wire the adapters."""
