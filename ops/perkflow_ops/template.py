@@ -29,8 +29,11 @@ def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) ->
         value: Any = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
+    elif isinstance(node, yaml.MappingNode):
+        value = loader.construct_mapping(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        message = f"unexpected node for !{tag_suffix}"
+        raise yaml.constructor.ConstructorError(None, None, message, node.start_mark)
     if tag_suffix == "Ref":
         return {"Ref": value}
     if tag_suffix == "GetAtt" and isinstance(value, str):
@@ -38,7 +41,7 @@ def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) ->
     return {f"Fn::{tag_suffix}": value}
 
 
-_CfnLoader.add_multi_constructor("!", _construct_tag)
+_CfnLoader.add_multi_constructor("!", _construct_tag)  # type: ignore[no-untyped-call]
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -88,7 +91,7 @@ class Context:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -183,7 +186,10 @@ def table_definition(template: Mapping[str, Any], logical_id: str = "Table") -> 
         definition["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
     stream = props.get("StreamSpecification")
     if stream:
-        definition["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        definition["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": stream["StreamViewType"],
+        }
     return definition
 
 

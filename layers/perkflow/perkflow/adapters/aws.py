@@ -6,7 +6,7 @@ Importing boto3 costs more than the rest of a handler's start-up, so a code path
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 
-@lru_cache(maxsize=None)
+@cache
 def _client(service: str) -> Any:
     import boto3
     from botocore.config import Config

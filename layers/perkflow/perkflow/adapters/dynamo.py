@@ -160,9 +160,7 @@ class Table:
 
     # -- reads --------------------------------------------------------------------------------------------
     def get(self, key: Key, *, consistent: bool = False) -> Item | None:
-        response = self.client.get_item(
-            TableName=self.name, Key=codec().dump(key), ConsistentRead=consistent
-        )
+        response = self.client.get_item(TableName=self.name, Key=codec().dump(key), ConsistentRead=consistent)
         raw = response.get("Item")
         return codec().load(raw) if raw else None
 
@@ -218,7 +216,7 @@ class Table:
         last = response.get("LastEvaluatedKey")
         return Page(
             items=[codec().load(raw) for raw in response.get("Items", [])],
-            next_key=codec().load(last) if last else None,  # type: ignore[arg-type]
+            next_key=codec().load(last) if last else None,
         )
 
     def query_all(self, key_condition: str, values: Mapping[str, Any], **kwargs: Any) -> Iterator[Item]:
@@ -231,16 +229,33 @@ class Table:
             start = page.next_key
 
     # -- writes -------------------------------------------------------------------------------------------
-    def put(self, item: Item, *, condition: str | None = None, names: Mapping[str, str] | None = None,
-            values: Mapping[str, Any] | None = None) -> None:
+    def put(
+        self,
+        item: Item,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         params: dict[str, Any] = {"TableName": self.name, "Item": codec().dump(item)}
         self._conditional(params, condition, names, values)
         self._guarded(lambda: self.client.put_item(**params))
 
-    def update(self, key: Key, expression: str, *, condition: str | None = None,
-               names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None,
-               return_new: bool = False) -> Item | None:
-        params: dict[str, Any] = {"TableName": self.name, "Key": codec().dump(key), "UpdateExpression": expression}
+    def update(
+        self,
+        key: Key,
+        expression: str,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+        return_new: bool = False,
+    ) -> Item | None:
+        params: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": codec().dump(key),
+            "UpdateExpression": expression,
+        }
         self._conditional(params, condition, names, values)
         if return_new:
             params["ReturnValues"] = "ALL_NEW"
@@ -248,8 +263,14 @@ class Table:
         attributes = response.get("Attributes")
         return codec().load(attributes) if attributes else None
 
-    def delete(self, key: Key, *, condition: str | None = None, names: Mapping[str, str] | None = None,
-               values: Mapping[str, Any] | None = None) -> None:
+    def delete(
+        self,
+        key: Key,
+        *,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         params: dict[str, Any] = {"TableName": self.name, "Key": codec().dump(key)}
         self._conditional(params, condition, names, values)
         self._guarded(lambda: self.client.delete_item(**params))
@@ -258,7 +279,9 @@ class Table:
         """Unconditional puts, 25 per call, unprocessed items retried (for bulk loads that need no guard)."""
         for start in range(0, len(items), 25):
             pending: dict[str, Any] = {
-                self.name: [{"PutRequest": {"Item": codec().dump(item)}} for item in items[start : start + 25]]
+                self.name: [
+                    {"PutRequest": {"Item": codec().dump(item)}} for item in items[start : start + 25]
+                ]
             }
             while pending:
                 response = self.client.batch_write_item(RequestItems=pending)
@@ -272,7 +295,7 @@ class Table:
         try:
             self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except self.client.exceptions.TransactionCanceledException as exc:
-            raw_reasons = exc.response.get("CancellationReasons", [])  # type: ignore[attr-defined]
+            raw_reasons: list[Any] = list(exc.response.get("CancellationReasons", []))
             reasons = [
                 CancellationReason(
                     code=None if reason.get("Code") in (None, "None") else reason.get("Code"),
@@ -302,8 +325,12 @@ class Table:
         return {kind: body}
 
     @staticmethod
-    def _conditional(params: dict[str, Any], condition: str | None, names: Mapping[str, str] | None,
-                     values: Mapping[str, Any] | None) -> None:
+    def _conditional(
+        params: dict[str, Any],
+        condition: str | None,
+        names: Mapping[str, str] | None,
+        values: Mapping[str, Any] | None,
+    ) -> None:
         if condition:
             params["ConditionExpression"] = condition
             # The stored item comes back with the refusal: callers answer replays without a second read.
@@ -317,5 +344,5 @@ class Table:
         try:
             return call()
         except self.client.exceptions.ConditionalCheckFailedException as exc:
-            raw = exc.response.get("Item")  # type: ignore[attr-defined]
+            raw: Any = exc.response.get("Item")
             raise ConditionFailed(codec().load(raw) if raw else None) from exc

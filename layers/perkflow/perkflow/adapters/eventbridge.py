@@ -1,4 +1,4 @@
-"""Puts outbox entries on the perkflow bus: chunks of at most 10 entries and 256 KB, failed entries retried."""
+"""Puts outbox entries on the perkflow bus in chunks (10 entries, 256 KB), retrying failed entries."""
 
 from __future__ import annotations
 
@@ -52,10 +52,20 @@ class EventBus:
             }
             for entry in entries
         ]
-        response = self.client.put_events(Entries=request)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self.client.put_events(Entries=request)
+        except (BotoCoreError, ClientError):
+            # The whole call failed: every entry is still unpublished and goes back to the caller.
+            return entries
         if not response.get("FailedEntryCount"):
             return []
-        return [entry for entry, result in zip(entries, response["Entries"], strict=False) if result.get("ErrorCode")]
+        return [
+            entry
+            for entry, result in zip(entries, response["Entries"], strict=False)
+            if result.get("ErrorCode")
+        ]
 
     @staticmethod
     def _chunks(entries: Sequence[OutboxEntry]) -> list[list[OutboxEntry]]:

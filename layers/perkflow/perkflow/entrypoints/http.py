@@ -54,8 +54,9 @@ def _describe_validation(errors: Iterable[Any]) -> str:
     return "; ".join(parts)
 
 
-def create_resolver(*, public_paths: Iterable[str] = ("/health",), public_prefixes: Iterable[str] = ()
-                    ) -> APIGatewayHttpResolver:
+def create_resolver(
+    *, public_paths: Iterable[str] = ("/health",), public_prefixes: Iterable[str] = ()
+) -> APIGatewayHttpResolver:
     """A resolver with perkflow's error mapping and X-App-Id/X-App-Token auth on every non-public route."""
     app = APIGatewayHttpResolver(enable_validation=True)
     public = frozenset(public_paths)
@@ -67,7 +68,9 @@ def create_resolver(*, public_paths: Iterable[str] = ("/health",), public_prefix
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response[str]:
-        return error_response(app, InvalidPayload("Invalid payload", details=_describe_validation(error.errors())))
+        return error_response(
+            app, InvalidPayload("Invalid payload", details=_describe_validation(error.errors()))
+        )
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[str]:
@@ -100,4 +103,3 @@ def app_credentials_valid(app_id: str | None, app_token: str | None) -> bool:
     same_id = hmac.compare_digest(app_id.encode(), settings.app_id.encode())
     same_token = hmac.compare_digest(app_token.encode(), settings.app_token.get_secret_value().encode())
     return same_id and same_token
-
