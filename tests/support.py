@@ -44,6 +44,15 @@ def load_handler(function: str) -> ModuleType:
 
 
 def invoke(function: str, event: dict[str, Any]) -> Any:
+    """Call a handler as Lambda would, with the function name it has in template.yaml's environment."""
+    import os
+
+    from perkflow import wiring
+
+    if os.environ.get("PERKFLOW_FUNCTION") != function:
+        os.environ["PERKFLOW_FUNCTION"] = function
+        os.environ["POWERTOOLS_SERVICE_NAME"] = function
+        wiring.reset()
     return load_handler(function).lambda_handler(event, FakeLambdaContext(function_name=function))
 
 

@@ -42,9 +42,7 @@ def test_a_failed_put_names_the_first_unpublished_record_so_the_stream_retries_f
         occurred_at="2026-11-24T06:30:01Z",
         customer=CustomerRef(id="cust_2"),
     )
-    second["dynamodb"]["NewImage"]["outbox"]["S"] = outbox.encode(
-        [OutboxEntry.of("perkflow.ingest", created)]
-    )
+    second["dynamodb"]["NewImage"]["outbox"]["S"] = outbox.encode([OutboxEntry.of("perkflow.ingest", created)])
     event["Records"].append(second)
 
     import boto3

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from perkflow import clock
+from perkflow.adapters.customers import CustomerStore
 from perkflow.adapters.dynamo import Table
+from perkflow.adapters.event_schema import EventSchemaStore
 from perkflow.adapters.eventbridge import EventBus
 from perkflow.config import get_settings
+from perkflow.services.customers import CustomerDirectory
+from perkflow.services.event_schema import EventSchemaCatalogue
+from perkflow.services.ingest import IngestService
 
 
 @lru_cache(maxsize=1)
@@ -19,11 +25,38 @@ def event_bus() -> EventBus:
     return EventBus(get_settings().bus_name)
 
 
+@lru_cache(maxsize=1)
+def customer_store() -> CustomerStore:
+    return CustomerStore(table(), source=get_settings().event_source)
+
+
+@lru_cache(maxsize=1)
+def ingest_service() -> IngestService:
+    return IngestService(customer_store(), EventSchemaStore(table()), clock.now)
+
+
+@lru_cache(maxsize=1)
+def customer_directory() -> CustomerDirectory:
+    return CustomerDirectory(customer_store())
+
+
+@lru_cache(maxsize=1)
+def event_schema_catalogue() -> EventSchemaCatalogue:
+    return EventSchemaCatalogue(EventSchemaStore(table()))
+
+
 def reset() -> None:
     """Forget everything built (tests switch environments between cases)."""
     from perkflow.adapters import aws
 
-    for factory in (table, event_bus):
+    for factory in (
+        table,
+        event_bus,
+        customer_store,
+        ingest_service,
+        customer_directory,
+        event_schema_catalogue,
+    ):
         factory.cache_clear()
     get_settings.cache_clear()
     aws.reset_clients()

@@ -279,9 +279,7 @@ class Table:
         """Unconditional puts, 25 per call, unprocessed items retried (for bulk loads that need no guard)."""
         for start in range(0, len(items), 25):
             pending: dict[str, Any] = {
-                self.name: [
-                    {"PutRequest": {"Item": codec().dump(item)}} for item in items[start : start + 25]
-                ]
+                self.name: [{"PutRequest": {"Item": codec().dump(item)}} for item in items[start : start + 25]]
             }
             while pending:
                 response = self.client.batch_write_item(RequestItems=pending)

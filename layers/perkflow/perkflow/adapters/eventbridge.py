@@ -61,11 +61,7 @@ class EventBus:
             return entries
         if not response.get("FailedEntryCount"):
             return []
-        return [
-            entry
-            for entry, result in zip(entries, response["Entries"], strict=False)
-            if result.get("ErrorCode")
-        ]
+        return [entry for entry, result in zip(entries, response["Entries"], strict=False) if result.get("ErrorCode")]
 
     @staticmethod
     def _chunks(entries: Sequence[OutboxEntry]) -> list[list[OutboxEntry]]:

@@ -36,9 +36,7 @@ def read(image: Mapping[str, Any] | None) -> list[OutboxEntry]:
     return [OutboxEntry.model_validate(entry) for entry in json.loads(str(raw))]
 
 
-def new_entries(
-    new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None
-) -> list[OutboxEntry]:
+def new_entries(new_image: Mapping[str, Any] | None, old_image: Mapping[str, Any] | None) -> list[OutboxEntry]:
     """Entries of the new image that the old image did not already carry (those were published before)."""
     seen = {entry.event_id for entry in read(old_image)}
     return [entry for entry in read(new_image) if entry.event_id not in seen]

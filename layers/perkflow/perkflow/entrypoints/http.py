@@ -9,8 +9,10 @@ One resolver factory so every HTTP function answers errors in the one shape of D
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
+import zlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,9 +20,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import SecretStr
 
 from perkflow.config import get_settings
-from perkflow.domain.errors import InvalidPayload, NotFound, PerkflowError, Unauthorized
+from perkflow.domain.errors import InvalidPayload, NotFound, PayloadTooLarge, PerkflowError, Unauthorized
 from perkflow.observability import logger
 
 JSON = "application/json"
@@ -55,9 +58,10 @@ def _describe_validation(errors: Iterable[Any]) -> str:
 
 
 def create_resolver(
-    *, public_paths: Iterable[str] = ("/health",), public_prefixes: Iterable[str] = ()
+    *, public_paths: Iterable[str] = ("/health",), public_prefixes: Iterable[str] = (), app_auth: bool = True
 ) -> APIGatewayHttpResolver:
-    """A resolver with perkflow's error mapping and X-App-Id/X-App-Token auth on every non-public route."""
+    """A resolver with perkflow's error mapping and, when ``app_auth``, X-App-Id/X-App-Token auth on every
+    non-public route (functions with their own credentials, like ingest, check those in their routes)."""
     app = APIGatewayHttpResolver(enable_validation=True)
     public = frozenset(public_paths)
     prefixes = tuple(public_prefixes)
@@ -68,9 +72,11 @@ def create_resolver(
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response[str]:
-        return error_response(
-            app, InvalidPayload("Invalid payload", details=_describe_validation(error.errors()))
-        )
+        errors = list(error.errors())
+        in_query = any(tuple(item.get("loc", ()))[:1] == ("query",) for item in errors)
+        key = "invalid_query_params" if in_query else "invalid_payload"
+        details = _describe_validation(errors)
+        return error_response(app, InvalidPayload("Invalid payload", key=key, details=details))
 
     @app.not_found
     def _not_found(_: NotFoundError) -> Response[str]:
@@ -91,15 +97,65 @@ def create_resolver(
             return error_response(router, Unauthorized())
         return next_middleware(router)
 
-    app.use(middlewares=[authenticate])
+    if app_auth:
+        app.use(middlewares=[authenticate])
     return app
 
 
 def app_credentials_valid(app_id: str | None, app_token: str | None) -> bool:
     """Constant-time check of the server-side credentials (X-App-Id / X-App-Token)."""
     settings = get_settings()
-    if not settings.app_id or settings.app_token is None or not app_id or not app_token:
-        return False
-    same_id = hmac.compare_digest(app_id.encode(), settings.app_id.encode())
-    same_token = hmac.compare_digest(app_token.encode(), settings.app_token.get_secret_value().encode())
+    same_id = secret_matches(app_id, settings.app_id)
+    same_token = secret_matches(app_token, settings.app_token)
     return same_id and same_token
+
+
+def raw_body(app: APIGatewayHttpResolver) -> bytes:
+    """The request body as the client sent it (API Gateway base64-encodes binary and encoded bodies)."""
+    body = app.current_event.get("body") or ""
+    if app.current_event.is_base64_encoded:
+        return base64.b64decode(body)
+    return str(body).encode("utf-8")
+
+
+def decoded_body(app: APIGatewayHttpResolver, limit: int) -> bytes:
+    """The body after Content-Encoding, refusing more than ``limit`` bytes (before or after gunzip) with
+    413 ``payload_too_large``, without ever inflating more than ``limit`` + 1 bytes."""
+    body = raw_body(app)
+    encoding = (app.current_event.headers.get("content-encoding") or "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = zlib.decompressobj(zlib.MAX_WBITS | 32)  # 32: accept gzip and zlib headers
+        try:
+            body = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise InvalidPayload("Body is not valid gzip", details=str(exc)) from exc
+    elif encoding not in ("", "identity"):
+        raise PerkflowError(f"Unsupported Content-Encoding {encoding}", key="unsupported_media_type", status=415)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"Body is over {limit} bytes", details=f"limit {limit} bytes")
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidPayload("Body is not valid JSON", details=str(exc)) from exc
+
+
+def basic_auth_user(authorization: str | None) -> str | None:
+    """The user part of an HTTP Basic ``Authorization`` header (Segment sends ``writeKey:``)."""
+    if not authorization or not authorization.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.split(":", 1)[0]
+
+
+def secret_matches(given: str | None, expected: SecretStr | str | None) -> bool:
+    if not given or expected is None:
+        return False
+    value = expected.get_secret_value() if isinstance(expected, SecretStr) else expected
+    return bool(value) and hmac.compare_digest(given.encode(), value.encode())

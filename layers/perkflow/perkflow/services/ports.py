@@ -2,13 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Protocol
 
+from perkflow.domain.activities import Activity
+from perkflow.domain.customers import Customer
+from perkflow.domain.event_schema import EventSchema, SchemaDelta
 from perkflow.domain.events import OutboxEntry
+from perkflow.domain.recording import Recording
 
 
 class EventPublisher(Protocol):
     def publish(self, entries: Sequence[OutboxEntry]) -> list[OutboxEntry]:
         """Publish; return the entries that could not be published."""
         ...
+
+
+class Customers(Protocol):
+    def load(self, customer_ids: Iterable[str], *, consistent: bool = False) -> dict[str, Customer | None]: ...
+
+    def get(self, customer_id: str) -> Customer | None: ...
+
+    def save(self, recording: Recording) -> bool:
+        """Store atomically; False if the message was stored before; StaleCustomers on a version clash."""
+        ...
+
+    def activities(
+        self,
+        customer_ids: Sequence[str],
+        *,
+        limit: int,
+        newest_first: bool,
+        after_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> tuple[list[Activity], bool]: ...
+
+
+class EventSchemas(Protocol):
+    def add(self, delta: SchemaDelta, seen_at: datetime) -> None: ...
+
+    def list(self) -> list[EventSchema]: ...
+
+    def get(self, event: str) -> EventSchema | None: ...
