@@ -109,6 +109,14 @@ class Customer(BaseModel):
             created_at=self.created_at,
         )
 
+    def snapshot(self) -> dict[str, Any]:
+        """The profile as segment conditions read it: profile fields, ``metadata``, ``created_at``."""
+        return {
+            **self.profile.model_dump(exclude_none=True),
+            "source_id": self.source_id,
+            "created_at": iso(self.created_at),
+        }
+
     def ref(self) -> CustomerRef:
         return CustomerRef(id=self.id, source_id=self.source_id, email=self.profile.email, name=self.profile.name)
 

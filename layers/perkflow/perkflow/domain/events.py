@@ -110,13 +110,14 @@ class CustomerEvent(DomainEvent):
 
 class CustomerCreated(CustomerEvent):
     DETAIL_TYPE = "customer.created"
-    traits: dict[str, Any] = Field(default_factory=dict)
+    profile: dict[str, Any] = Field(default_factory=dict, description="the profile snapshot, as segments read it")
 
 
 class CustomerUpdated(CustomerEvent):
     DETAIL_TYPE = "customer.updated"
     changed: list[str] = Field(default_factory=list, description="profile paths that changed")
     merged_from: list[str] = Field(default_factory=list, description="source ids merged into this customer")
+    profile: dict[str, Any] = Field(default_factory=dict, description="the profile snapshot after the change")
 
 
 class CustomerEventRecorded(CustomerEvent):

@@ -167,7 +167,7 @@ def _upsert(
                 event_id=_event_id(message, CustomerCreated, created),
                 occurred_at=now,
                 customer=created.ref(),
-                traits=created.profile.model_dump(exclude_none=True),
+                profile=created.snapshot(),
             )
         )
         return created, write
@@ -183,6 +183,7 @@ def _upsert(
             occurred_at=now,
             customer=updated.ref(),
             changed=changed,
+            profile=updated.snapshot(),
         )
     )
     return updated, write
@@ -210,6 +211,7 @@ def _absorb(
         customer=merged.ref(),
         changed=merged.profile.changed_paths(target.profile),
         merged_from=[str(other.source_id)],
+        profile=merged.snapshot(),
     )
     target_write.events = [event for event in target_write.events if not isinstance(event, CustomerUpdated)]
     target_write.events.append(updated_event)
