@@ -14,7 +14,9 @@ from perkflow_ops import template
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 7
 
-_BASELINE = "import time; t = time.perf_counter(); import boto3; boto3.client('dynamodb'); print(time.perf_counter() - t)"
+_BASELINE = (
+    "import time; t = time.perf_counter(); import boto3; boto3.client('dynamodb'); print(time.perf_counter() - t)"
+)
 _HANDLER = (
     "import sys, time; sys.path[:0] = [{layer!r}, {code!r}]; t = time.perf_counter(); import app; "
     "print(time.perf_counter() - t)"

@@ -65,8 +65,14 @@ def commit() -> str:
 def table(results: dict[str, float | None]) -> str:
     lines = ["| figure | value | bar | verdict | what it is |", "|---|---|---|---|---|"]
     described = {bar.figure for bar in BARS}
-    rows = [*BARS, *(Bar(name, "fresh-interpreter import / import boto3 + client", "<= 1.3")
-                     for name in sorted(results) if name.startswith("cold_import_ratio_"))]
+    rows = [
+        *BARS,
+        *(
+            Bar(name, "fresh-interpreter import / import boto3 + client", "<= 1.3")
+            for name in sorted(results)
+            if name.startswith("cold_import_ratio_")
+        ),
+    ]
     for bar in rows:
         value = results.get(bar.figure)
         shown = "null" if value is None else f"{value:.3f}".rstrip("0").rstrip(".")

@@ -73,10 +73,11 @@ class Context:
         }.get(name)
 
     def ref(self, name: str) -> str:
-        value = self.pseudo(name) or self.parameters.get(name) or self.refs.get(name)
-        if value is None:
-            raise KeyError(f"no local value for Ref {name}")
-        return value
+        # Checked in turn with `is None`: an empty parameter value (e.g. no client origins) is still a value.
+        for value in (self.pseudo(name), self.parameters.get(name), self.refs.get(name)):
+            if value is not None:
+                return value
+        raise KeyError(f"no local value for Ref {name}")
 
     def get_att(self, resource: str, attribute: str) -> str:
         try:
@@ -135,6 +136,9 @@ class Function:
     environment: dict[str, Any]
     events: list[FunctionEvent]
     properties: dict[str, Any]
+    timeout: int = 3
+    memory_size: int = 128
+    layers: list[Any] = field(default_factory=list)
 
     @property
     def short_name(self) -> str:
@@ -169,8 +173,27 @@ def functions(template: Mapping[str, Any]) -> list[Function]:
                 environment=env,
                 events=events,
                 properties=props,
+                # SAM's defaults when neither the function nor Globals set them.
+                timeout=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+                memory_size=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+                # SAM appends a function's own Layers to the global list.
+                layers=[*globals_fn.get("Layers", []), *props.get("Layers", [])],
             )
         )
+    return found
+
+
+def layer_dirs(template: Mapping[str, Any], template_dir: Path) -> list[Path]:
+    """Where each layer's importable code lives, as Lambda would mount it under /opt/python.
+
+    With a BuildMethod, ``sam build`` installs the ContentUri folder itself into python/; without one the
+    folder is zipped as is, so its python/ subfolder is what reaches the path.
+    """
+    found = []
+    for resource in resources(template, "AWS::Serverless::LayerVersion").values():
+        content = (template_dir / resource["Properties"]["ContentUri"]).resolve()
+        built = bool(resource.get("Metadata", {}).get("BuildMethod"))
+        found.append(content if built else content / "python")
     return found
 
 

@@ -41,3 +41,10 @@ def test_missing_or_wrong_credentials_answer_401_unauthorized(aws: Aws) -> None:
         assert response["statusCode"] == 401, headers
         assert json_body(response)["key"] == "unauthorized"
         assert "token" not in response["body"].lower()
+
+
+def test_unknown_route_is_404_even_without_credentials(aws: Aws) -> None:
+    response = invoke("api", http_event("POST", "/v1/nothing-here"))
+
+    assert response["statusCode"] == 404
+    assert json_body(response)["key"] == "not_found"

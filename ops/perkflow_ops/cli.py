@@ -1,0 +1,56 @@
+"""The ``perkflow`` command line for operators.
+
+perkflow local up [--port N] [--template PATH]   the local stack (Ctrl-C stops everything)
+perkflow demo                                     the end-to-end story on a fresh local stack
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from perkflow_ops import template as tpl
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="perkflow", description="perkflow operator commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="the local stack")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    up = local_commands.add_parser("up", help="start the local stack and serve until Ctrl-C or SIGTERM")
+    up.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="API port on 127.0.0.1 (default: $PERKFLOW_PORT or 3000; 0 picks a free one)",
+    )
+    up.add_argument(
+        "--template",
+        type=Path,
+        default=tpl.TEMPLATE,
+        help="SAM template to run (default: the repository's template.yaml)",
+    )
+
+    commands.add_parser("demo", help="bring up the local stack and run the end-to-end story")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "local":
+        from perkflow_ops.local import credentials, stack
+
+        port = args.port if args.port is not None else int(os.environ.get("PERKFLOW_PORT") or credentials.DEFAULT_PORT)
+        return stack.run(args.template, port)
+    # Imported only when asked for: the demo is its own module with its own start-up cost.
+    demo = importlib.import_module("perkflow_ops.demo")
+    return int(demo.main() or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
