@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import cold_import, ingest, report
+from bench import codegen, cold_import, ingest, report
 from perkflow_ops.local.harness import start_stack
 
 
@@ -21,6 +21,9 @@ def main() -> int:
 
     print("cold imports (median of 7 fresh interpreters each)", flush=True)
     results.update(cold_import.measure())
+
+    print("code generation (perkflow vs voucher-code-generator, same run)", flush=True)
+    results.update(codegen.measure(scale))
 
     print("local stack figures", flush=True)
     with start_stack(env={"PERKFLOW_LOCAL_TIMERS": "off"}) as stack:
