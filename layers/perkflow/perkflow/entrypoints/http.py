@@ -14,6 +14,7 @@ import hmac
 import json
 import zlib
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -24,6 +25,7 @@ from pydantic import SecretStr
 
 from perkflow.config import get_settings
 from perkflow.domain.errors import InvalidPayload, NotFound, PayloadTooLarge, PerkflowError, Unauthorized
+from perkflow.domain.timeutil import parse_iso
 from perkflow.observability import logger
 
 JSON = "application/json"
@@ -163,3 +165,13 @@ def secret_matches(given: str | None, expected: SecretStr | str | None) -> bool:
         return False
     value = expected.get_secret_value() if isinstance(expected, SecretStr) else expected
     return bool(value) and hmac.compare_digest(given.encode(), value.encode())
+
+
+def query_instant(name: str, value: str | None) -> datetime | None:
+    """An ISO-8601 query parameter, or 400 ``invalid_query_params`` naming it."""
+    if value is None:
+        return None
+    try:
+        return parse_iso(value)
+    except ValueError as exc:
+        raise InvalidPayload(f"{name} is not an ISO-8601 timestamp", key="invalid_query_params", details=name) from exc
