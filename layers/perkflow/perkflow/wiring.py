@@ -9,6 +9,7 @@ from perkflow.adapters.customers import CustomerStore
 from perkflow.adapters.dynamo import Table
 from perkflow.adapters.event_schema import EventSchemaStore
 from perkflow.adapters.eventbridge import EventBus
+from perkflow.adapters.segment_memberships import SegmentMembershipStore
 from perkflow.config import get_settings
 from perkflow.services.customers import CustomerDirectory
 from perkflow.services.event_schema import EventSchemaCatalogue
@@ -45,18 +46,16 @@ def event_schema_catalogue() -> EventSchemaCatalogue:
     return EventSchemaCatalogue(EventSchemaStore(table()))
 
 
+@lru_cache(maxsize=1)
+def segment_memberships() -> SegmentMembershipStore:
+    return SegmentMembershipStore(table())
+
+
 def reset() -> None:
     """Forget everything built (tests switch environments between cases)."""
     from perkflow.adapters import aws
 
-    for factory in (
-        table,
-        event_bus,
-        customer_store,
-        ingest_service,
-        customer_directory,
-        event_schema_catalogue,
-    ):
-        factory.cache_clear()
-    get_settings.cache_clear()
+    for factory in list(globals().values()):
+        if callable(getattr(factory, "cache_clear", None)):
+            factory.cache_clear()
     aws.reset_clients()

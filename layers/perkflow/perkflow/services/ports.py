@@ -46,3 +46,9 @@ class EventSchemas(Protocol):
     def list(self) -> list[EventSchema]: ...
 
     def get(self, event: str) -> EventSchema | None: ...
+
+
+class SegmentMemberships(Protocol):
+    def segment_ids(self, customer_id: str) -> set[str]:
+        """Ids of every segment the customer is in now (empty for an unknown customer)."""
+        ...
