@@ -113,7 +113,7 @@ class CustomerStore:
             "timestamp": iso(message.timestamp),
         }
         if recording.activity is not None:
-            item.update(_activity_attributes(recording.customer.id, recording.activity))
+            item.update(activity_attributes(recording.customer.id, recording.activity))
         outbox.attach(item, [OutboxEntry.of(self.source, event) for event in recording.events])
         return Put(item=item, condition="attribute_not_exists(pk)")
 
@@ -158,7 +158,8 @@ class CustomerStore:
         return collected[:limit], len(collected) > limit
 
 
-def _activity_attributes(customer_id: str, activity: Activity) -> Item:
+def activity_attributes(customer_id: str, activity: Activity) -> Item:
+    """Attributes that list an item as one of the customer's activities (any item can be one)."""
     return {
         "gsi1pk": activity_partition(customer_id),
         "gsi1sk": activity.id,
