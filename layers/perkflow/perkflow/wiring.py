@@ -11,6 +11,7 @@ from perkflow.adapters.event_schema import EventSchemaStore
 from perkflow.adapters.eventbridge import EventBus
 from perkflow.adapters.segment_memberships import SegmentMembershipStore
 from perkflow.config import get_settings
+from perkflow.services.customer_admin import CustomerAdmin
 from perkflow.services.customers import CustomerDirectory
 from perkflow.services.event_schema import EventSchemaCatalogue
 from perkflow.services.ingest import IngestService
@@ -39,6 +40,11 @@ def ingest_service() -> IngestService:
 @lru_cache(maxsize=1)
 def customer_directory() -> CustomerDirectory:
     return CustomerDirectory(customer_store())
+
+
+@lru_cache(maxsize=1)
+def customer_admin() -> CustomerAdmin:
+    return CustomerAdmin(customer_store(), customer_directory(), ingest_service(), clock.now)
 
 
 @lru_cache(maxsize=1)

@@ -36,6 +36,10 @@ def customer_key(customer_id: str) -> dict[str, str]:
     return {"pk": f"CUST#{customer_id}", "sk": "CUST"}
 
 
+def summary_key(customer_id: str) -> dict[str, str]:
+    return {"pk": f"CUST#{customer_id}", "sk": "SUMMARY"}
+
+
 def message_key(message_id: str) -> dict[str, str]:
     return {"pk": f"MSG#{message_id}", "sk": "MSG"}
 
@@ -61,6 +65,19 @@ class CustomerStore:
     def get(self, customer_id: str) -> Customer | None:
         item = self.table.get(customer_key(customer_id))
         return _customer(item) if item else None
+
+    def summary(self, customer_id: str) -> dict[str, Any]:
+        """The counters redemptions keep on ``CUST#<id>`` / ``SUMMARY`` (empty when none yet)."""
+        return self.table.get(summary_key(customer_id)) or {}
+
+    def delete(self, customer_id: str) -> None:
+        """Remove the customer and every item of its partition (profile, summary, segment state).
+
+        Its activity rows stay in the log they belong to (messages, redemptions) but no customer lists them.
+        """
+        items = self.table.query_all("pk = :pk", {":pk": customer_key(customer_id)["pk"]}, consistent=True)
+        for item in items:
+            self.table.delete({"pk": item["pk"], "sk": item["sk"]})
 
     # -- recording messages -------------------------------------------------------------------------------
     def save(self, recording: Recording) -> bool:

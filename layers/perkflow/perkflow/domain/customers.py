@@ -8,6 +8,7 @@ known customer, after which it only points there (``merged_into``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -137,8 +138,9 @@ class Customer(BaseModel):
     def merged_into_customer(self, target_source_id: str, now: datetime) -> Customer:
         return self.model_copy(update={"merged_into": target_source_id, "updated_at": now})
 
-    def as_voucherify(self) -> dict[str, Any]:
-        """The Voucherify customer object (GET /v1/customers/{id})."""
+    def as_voucherify(self, summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The Voucherify customer object (GET /v1/customers/{id}); ``summary`` holds the counters that
+        redemptions keep (the customer's SUMMARY item)."""
         profile = self.profile
         return {
             "id": self.id,
@@ -150,25 +152,7 @@ class Customer(BaseModel):
             "birthdate": profile.birthdate,
             "address": _voucherify_address(profile.address),
             "metadata": profile.metadata,
-            "summary": {
-                "redemptions": {
-                    "total_redeemed": 0,
-                    "total_failed": 0,
-                    "total_succeeded": 0,
-                    "total_rolled_back": 0,
-                    "total_rollback_failed": 0,
-                    "total_rollback_succeeded": 0,
-                    "gift": {"redeemed_amount": 0, "amount_to_go": 0},
-                    "loyalty_card": {"redeemed_points": 0, "points_to_go": 0},
-                },
-                "orders": {
-                    "total_amount": 0,
-                    "total_count": 0,
-                    "average_amount": 0,
-                    "last_order_amount": 0,
-                    "last_order_date": None,
-                },
-            },
+            "summary": voucherify_summary(summary or {}),
             "loyalty": {"points": 0, "referred_customers": 0, "campaigns": {}},
             "referrals": {"total": 0, "campaigns": []},
             "system_metadata": {"merged_from": list(self.merged_from)} if self.merged_from else {},
@@ -176,6 +160,35 @@ class Customer(BaseModel):
             "updated_at": iso(self.updated_at) if self.updated_at else None,
             "object": "customer",
         }
+
+
+def voucherify_summary(counters: Mapping[str, Any]) -> dict[str, Any]:
+    """Voucherify's ``summary`` from the stored counters (absent counters are zero)."""
+
+    def count(name: str) -> int:
+        return int(counters.get(name) or 0)
+
+    orders = count("orders_total_count")
+    return {
+        "redemptions": {
+            "total_redeemed": count("redemptions_total_redeemed"),
+            "total_failed": count("redemptions_total_failed"),
+            "total_succeeded": count("redemptions_total_succeeded"),
+            "total_rolled_back": count("redemptions_total_rolled_back"),
+            "total_rollback_failed": count("redemptions_total_rollback_failed"),
+            "total_rollback_succeeded": count("redemptions_total_rollback_succeeded"),
+            "gift": {"redeemed_amount": count("gift_redeemed_amount"), "amount_to_go": count("gift_amount_to_go")},
+            "loyalty_card": {"redeemed_points": count("loyalty_redeemed_points"),
+                             "points_to_go": count("loyalty_points_to_go")},
+        },
+        "orders": {
+            "total_amount": count("orders_total_amount"),
+            "total_count": orders,
+            "average_amount": count("orders_total_amount") // orders if orders else 0,
+            "last_order_amount": count("orders_last_order_amount"),
+            "last_order_date": counters.get("orders_last_order_date"),
+        },
+    }  # fmt: skip
 
 
 def _voucherify_address(address: dict[str, str] | None) -> dict[str, str | None] | None:
@@ -226,6 +239,18 @@ def profile_from_traits(traits: dict[str, Any]) -> Profile:
     if metadata:
         fields["metadata"] = metadata
     return Profile(**fields)
+
+
+VOUCHERIFY_FIELDS = ("name", "email", "phone", "description", "birthdate", "birthday", "address", "metadata")
+
+
+def voucherify_profile(body: dict[str, Any]) -> Profile:
+    """The profile fields of a Voucherify customer body (POST/PUT /v1/customers, ``customer`` of an event).
+
+    Only Voucherify's own fields count; anything else in the body (``object``, ``summary`` ...) is ignored
+    rather than landing in metadata as an unknown Segment trait would.
+    """
+    return profile_from_traits({name: body[name] for name in VOUCHERIFY_FIELDS if body.get(name) is not None})
 
 
 def _full_name(traits: dict[str, Any]) -> str | None:

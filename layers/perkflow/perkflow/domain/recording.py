@@ -154,8 +154,22 @@ def _alias(message: Message, known: Known, now: datetime) -> Recording:
     return Recording(message=message, customer=target, activity=activity, events=events, customer_writes=writes)
 
 
+def record_profile(
+    current: Customer | None, source_id: str | None, update: Profile, request_id: str, now: datetime
+) -> Recording:
+    """A profile written through the API (POST/PUT /v1/customers): an identify carrying Voucherify's fields.
+
+    ``current`` is the stored customer (None: create one; without a source id it gets a random id)."""
+    message = Message(index=0, kind="identify", message_id=request_id, user_id=source_id, anonymous_id=None,
+                      timestamp=now, deduplicated=False)  # fmt: skip
+    target, write = _upsert(source_id, current, update, message, now)
+    activity, events = _message_record(message, target, write, now)
+    return Recording(message=message, customer=target, activity=activity, events=events,
+                     customer_writes=[write] if write else [])  # fmt: skip
+
+
 def _upsert(
-    source: str, current: Customer | None, update: Profile, message: Message, now: datetime
+    source: str | None, current: Customer | None, update: Profile, message: Message, now: datetime
 ) -> tuple[Customer, CustomerWrite | None]:
     if current is None:
         # A customer exists from its first event on, so imported history lists after its creation.

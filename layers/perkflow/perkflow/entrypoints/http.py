@@ -15,12 +15,13 @@ import json
 import zlib
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from pydantic import SecretStr
 
 from perkflow.config import get_settings
@@ -116,7 +117,14 @@ def app_credentials_valid(app_id: str | None, app_token: str | None) -> bool:
     return same_id and same_token
 
 
-def raw_body(app: APIGatewayHttpResolver) -> bytes:
+class HasRequest(Protocol):
+    """A resolver or a Router: anything that holds the current API Gateway event."""
+
+    @property
+    def current_event(self) -> BaseProxyEvent: ...
+
+
+def raw_body(app: HasRequest) -> bytes:
     """The request body as the client sent it (API Gateway base64-encodes binary and encoded bodies)."""
     body = app.current_event.get("body") or ""
     if app.current_event.is_base64_encoded:
@@ -124,7 +132,7 @@ def raw_body(app: APIGatewayHttpResolver) -> bytes:
     return str(body).encode("utf-8")
 
 
-def decoded_body(app: APIGatewayHttpResolver, limit: int) -> bytes:
+def decoded_body(app: HasRequest, limit: int) -> bytes:
     """The body after Content-Encoding, refusing more than ``limit`` bytes (before or after gunzip) with
     413 ``payload_too_large``, without ever inflating more than ``limit`` + 1 bytes."""
     body = raw_body(app)
@@ -147,6 +155,14 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidPayload("Body is not valid JSON", details=str(exc)) from exc
+
+
+def json_object(app: HasRequest, limit: int = 1_000_000) -> dict[str, Any]:
+    """The request body as a JSON object, or 400 ``invalid_payload``."""
+    payload = parse_json(decoded_body(app, limit) or b"{}")
+    if not isinstance(payload, dict):
+        raise InvalidPayload("Body must be a JSON object")
+    return payload
 
 
 def basic_auth_user(authorization: str | None) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from perkflow.domain.activities import Activity
 from perkflow.domain.customers import Customer, customer_id_for
@@ -45,6 +46,9 @@ class CustomerDirectory:
                 extra={"resource_id": id_or_source_id, "resource_type": "customer"},
             )
         return customer
+
+    def summary(self, customer: Customer) -> dict[str, Any]:
+        return self.customers.summary(customer.id)
 
     def activities(
         self,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from perkflow.domain.activities import Activity
 from perkflow.domain.customers import Customer
@@ -23,6 +23,10 @@ class Customers(Protocol):
     def load(self, customer_ids: Iterable[str], *, consistent: bool = False) -> dict[str, Customer | None]: ...
 
     def get(self, customer_id: str) -> Customer | None: ...
+
+    def summary(self, customer_id: str) -> dict[str, Any]: ...
+
+    def delete(self, customer_id: str) -> None: ...
 
     def save(self, recording: Recording) -> bool:
         """Store atomically; False if the message was stored before; StaleCustomers on a version clash."""

@@ -5,18 +5,41 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import unquote
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from perkflow import wiring
-from perkflow.entrypoints.http import query_instant
+from perkflow.domain.customers import Customer
+from perkflow.entrypoints.http import json_object, query_instant
 
 router = Router()
 
 
+def _shown(customer: Customer) -> dict[str, Any]:
+    return customer.as_voucherify(wiring.customer_directory().summary(customer))
+
+
+@router.post("/v1/customers")
+@router.post("/v1/customers/")
+def upsert_customer() -> dict[str, Any]:
+    return _shown(wiring.customer_admin().upsert(json_object(router)))
+
+
 @router.get("/v1/customers/<customer_id>")
 def get_customer(customer_id: str) -> dict[str, Any]:
-    return wiring.customer_directory().get(unquote(customer_id)).as_voucherify()
+    return _shown(wiring.customer_directory().get(unquote(customer_id)))
+
+
+@router.put("/v1/customers/<customer_id>")
+def update_customer(customer_id: str) -> dict[str, Any]:
+    return _shown(wiring.customer_admin().update(unquote(customer_id), json_object(router)))
+
+
+@router.delete("/v1/customers/<customer_id>")
+def delete_customer(customer_id: str) -> Response[str]:
+    wiring.customer_admin().delete(unquote(customer_id))
+    return Response(status_code=204, body="")
 
 
 @router.get("/v1/customers/<customer_id>/activity")
