@@ -10,6 +10,7 @@ Items (docs/data-model.md):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Any
 from perkflow.adapters import outbox
 from perkflow.adapters.dynamo import (
     GSI1,
+    GSI2,
     Action,
     ConditionFailed,
     Item,
@@ -38,6 +40,14 @@ def customer_key(customer_id: str) -> dict[str, str]:
 
 def summary_key(customer_id: str) -> dict[str, str]:
     return {"pk": f"CUST#{customer_id}", "sk": "SUMMARY"}
+
+
+LISTING_SHARDS = 16
+
+
+def customer_listing_partition(customer_id: str) -> str:
+    shard = int(hashlib.sha256(customer_id.encode()).hexdigest()[:8], 16) % LISTING_SHARDS
+    return f"CUSTOMERS#{shard:02d}"
 
 
 def message_key(message_id: str) -> dict[str, str]:
@@ -65,6 +75,16 @@ class CustomerStore:
     def get(self, customer_id: str) -> Customer | None:
         item = self.table.get(customer_key(customer_id))
         return _customer(item) if item else None
+
+    def page(self, shard: int, *, after: str | None = None, limit: int = 100) -> tuple[list[Customer], str | None]:
+        """One page of the customers listed in ``shard`` (0..LISTING_SHARDS-1), and the cursor of the next."""
+        values = {":pk": f"CUSTOMERS#{shard:02d}"}
+        condition = "gsi2pk = :pk"
+        if after:
+            condition, values[":after"] = condition + " AND gsi2sk > :after", after
+        page = self.table.query(condition, values, index=GSI2, limit=limit)
+        customers = [_customer(item) for item in page.items]
+        return customers, (customers[-1].id if page.next_key and customers else None)
 
     def summary(self, customer_id: str) -> dict[str, Any]:
         """The counters redemptions keep on ``CUST#<id>`` / ``SUMMARY`` (empty when none yet)."""
@@ -198,6 +218,10 @@ def _customer_item(customer: Customer) -> Item:
         "merged_from": list(customer.merged_from) or None,
         "gsi1pk": activity_partition(customer.id),
         "gsi1sk": created.id,
+        # Every live customer is listed, spread over shards, for whole-customer-base work (segment backfills,
+        # syncing all customers to a destination); a merged-away profile is not a customer any more.
+        "gsi2pk": None if customer.merged_into else customer_listing_partition(customer.id),
+        "gsi2sk": None if customer.merged_into else customer.id,
     }
 
 
