@@ -28,7 +28,7 @@ from perkflow.adapters.dynamo import (
     TransactionCancelled,
 )
 from perkflow.domain.activities import Activity
-from perkflow.domain.customers import Customer, Profile
+from perkflow.domain.customers import Customer, Profile, customer_id_for
 from perkflow.domain.events import OutboxEntry
 from perkflow.domain.recording import CustomerWrite, Recording, StaleCustomers
 from perkflow.domain.timeutil import iso, parse_iso
@@ -85,6 +85,17 @@ class CustomerStore:
         page = self.table.query(condition, values, index=GSI2, limit=limit)
         customers = [_customer(item) for item in page.items]
         return customers, (customers[-1].id if page.next_key and customers else None)
+
+    def history(self, customer_id: str) -> list[Activity]:
+        """Every activity of the customer and of the profiles merged into it, oldest first."""
+        customer = self.get(customer_id)
+        ids = [customer_id, *(customer_id_for(source) for source in (customer.merged_from if customer else ()))]
+        activities = [
+            _activity(item)
+            for partition in ids
+            for item in self.table.query_all("gsi1pk = :pk", {":pk": activity_partition(partition)}, index=GSI1)
+        ]
+        return sorted(activities, key=lambda activity: activity.id)
 
     def summary(self, customer_id: str) -> dict[str, Any]:
         """The counters redemptions keep on ``CUST#<id>`` / ``SUMMARY`` (empty when none yet)."""

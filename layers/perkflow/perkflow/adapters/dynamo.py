@@ -219,6 +219,24 @@ class Table:
             next_key=codec().load(last) if last else None,
         )
 
+    def count(self, key_condition: str, values: Mapping[str, Any], *, index: str | None = None) -> int:
+        """How many items match (Select COUNT, every page): reads no attributes."""
+        params: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": key_condition,
+            "ExpressionAttributeValues": codec().dump_values(values),
+            "Select": "COUNT",
+        }
+        if index:
+            params["IndexName"] = index
+        total = 0
+        while True:
+            response = self.client.query(**params)
+            total += int(response.get("Count", 0))
+            if not response.get("LastEvaluatedKey"):
+                return total
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def query_all(self, key_condition: str, values: Mapping[str, Any], **kwargs: Any) -> Iterator[Item]:
         start: Key | None = None
         while True:

@@ -77,3 +77,7 @@ class Conflict(PerkflowError):
 class PayloadTooLarge(PerkflowError):
     status = 413
     key = "payload_too_large"
+
+
+class StaleWrite(Exception):
+    """A stored item changed between read and conditional write (optimistic concurrency): read again."""
