@@ -8,12 +8,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from perkflow import clock
 from perkflow.domain.timeutil import iso
-from perkflow.entrypoints.api import customers, event_schema, events
+from perkflow.entrypoints.api import customers, event_schema, events, segments
 from perkflow.entrypoints.http import create_resolver
 from perkflow.observability import logger
 
 app = create_resolver(public_paths=("/health",))
-for capability in (customers, event_schema, events):
+for capability in (customers, event_schema, events, segments):
     app.include_router(capability.router)
 
 

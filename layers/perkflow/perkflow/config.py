@@ -22,6 +22,7 @@ class Settings(BaseModel):
     client_app_id: str | None = None
     client_token: SecretStr | None = None
     client_origins: tuple[str, ...] = ()
+    segment_jobs_url: str = Field(default="", description="SQS queue of segment backfill/continuation jobs")
 
     @property
     def event_source(self) -> str:
@@ -46,6 +47,7 @@ def get_settings() -> Settings:
         segment_shared_secret=_secret("PERKFLOW_SEGMENT_SHARED_SECRET"),
         client_app_id=env.get("PERKFLOW_CLIENT_APP_ID") or None,
         client_token=_secret("PERKFLOW_CLIENT_TOKEN"),
+        segment_jobs_url=env.get("PERKFLOW_SEGMENT_JOBS_URL", ""),
         client_origins=tuple(
             origin.strip() for origin in env.get("PERKFLOW_CLIENT_ORIGINS", "").split(",") if origin.strip()
         ),

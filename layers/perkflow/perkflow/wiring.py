@@ -5,16 +5,19 @@ from __future__ import annotations
 from functools import lru_cache
 
 from perkflow import clock
-from perkflow.adapters.customers import CustomerStore
+from perkflow.adapters.customers import LISTING_SHARDS, CustomerStore
 from perkflow.adapters.dynamo import Table
 from perkflow.adapters.event_schema import EventSchemaStore
 from perkflow.adapters.eventbridge import EventBus
+from perkflow.adapters.jobs import JobQueue
+from perkflow.adapters.segments import CustomerHistorySource, SegmentDefinitionStore, SegmentStateStore
 from perkflow.adapters.segment_memberships import SegmentMembershipStore
 from perkflow.config import get_settings
 from perkflow.services.customer_admin import CustomerAdmin
 from perkflow.services.customers import CustomerDirectory
 from perkflow.services.event_schema import EventSchemaCatalogue
 from perkflow.services.ingest import IngestService
+from perkflow.services.segments import DefinitionsCache, SegmentCatalogue, SegmentEngineService
 
 
 @lru_cache(maxsize=1)
@@ -55,6 +58,46 @@ def event_schema_catalogue() -> EventSchemaCatalogue:
 @lru_cache(maxsize=1)
 def segment_memberships() -> SegmentMembershipStore:
     return SegmentMembershipStore(table())
+
+
+@lru_cache(maxsize=1)
+def segment_definitions() -> SegmentDefinitionStore:
+    return SegmentDefinitionStore(table())
+
+
+@lru_cache(maxsize=1)
+def segment_states() -> SegmentStateStore:
+    return SegmentStateStore(table(), source=get_settings().event_source)
+
+
+@lru_cache(maxsize=1)
+def segment_jobs() -> JobQueue:
+    return JobQueue(get_settings().segment_jobs_url)
+
+
+@lru_cache(maxsize=1)
+def segment_engine() -> SegmentEngineService:
+    return SegmentEngineService(
+        DefinitionsCache(segment_definitions()),
+        segment_states(),
+        CustomerHistorySource(customer_store()),
+        segment_jobs(),
+        clock.now,
+        source=get_settings().event_source,
+        shards=LISTING_SHARDS,
+    )
+
+
+@lru_cache(maxsize=1)
+def segment_catalogue() -> SegmentCatalogue:
+    return SegmentCatalogue(
+        segment_definitions(),
+        segment_jobs(),
+        segment_states(),
+        lambda id_or_source: customer_directory().get(id_or_source).id,
+        clock.now,
+        shards=LISTING_SHARDS,
+    )
 
 
 def reset() -> None:
