@@ -79,3 +79,26 @@ def test_reviewers_fill_in_real_time_and_a_window_empties_by_the_clock(stack: Ru
     members = api(stack, "GET", f"/v1/segments/{reviewers['id']}/customers")
     assert [member["source_id"] for member in members["data"]] == [user]
     stack.clock()
+
+
+def test_segments_backfill_command_recomputes_with_progress(stack: RunningStack) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from perkflow_ops.template import ROOT
+
+    segment = api(stack, "POST", "/v1/segments", {
+        "name": f"Has email {uuid.uuid4().hex[:6]}", "type": "passive",
+        "definition": {"type": "trait", "path": "email", "op": "exists"},
+    })  # fmt: skip
+    env = {**os.environ, **stack.credentials, "PERKFLOW_API_URL": stack.url, "PYTHONPATH": "ops:layers/perkflow"}
+
+    ran = subprocess.run(
+        [sys.executable, "-m", "perkflow_ops.cli", "segments", "backfill", segment["id"]],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert ran.returncode == 0, ran.stderr
+    assert "ready" in ran.stdout
+    assert api(stack, "GET", f"/v1/segments/{segment['id']}")["status"] == "ready"

@@ -19,6 +19,7 @@ COUNTERS = (
     "ddb_items_written",
     "events_put",
     "duration_ms_total",
+    "cpu_ms_total",
 )
 
 Counts = dict[str, float]
@@ -46,7 +47,7 @@ class Stats:
         with self._lock:
             return {
                 function: {
-                    name: round(value, 3) if name == "duration_ms_total" else int(value)
+                    name: round(value, 3) if name.endswith("_ms_total") else int(value)
                     for name, value in counts.items()
                 }
                 for function, counts in self._totals.items()

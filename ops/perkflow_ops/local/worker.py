@@ -140,6 +140,7 @@ def main(argv: list[str]) -> int:
         counter.take()
         print(f"START RequestId: {request_id} Version: $LATEST")
         started = time.perf_counter()
+        cpu_started = time.process_time()  # every thread of the worker: what Lambda would bill as compute
         outcome: dict[str, Any]
         try:
             outcome = {"ok": True, "result": handler(request["event"], context)}
@@ -149,7 +150,7 @@ def main(argv: list[str]) -> int:
         duration = (time.perf_counter() - started) * 1000
         print(f"END RequestId: {request_id}")
         print(f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms")
-        outcome["counts"] = counter.take()
+        outcome["counts"] = {**counter.take(), "cpu_ms_total": (time.process_time() - cpu_started) * 1000}
         try:
             _send(answers, outcome)
         except (TypeError, ValueError) as exc:  # the result is not JSON: Lambda's Runtime.MarshalError

@@ -73,6 +73,8 @@ class SegmentStates(Protocol):
 
 
 class SegmentDefinitions(Protocol):
+    def version(self) -> int: ...
+
     def all(self) -> tuple[list[SegmentRecord], int]: ...
 
     def get(self, segment_id: str) -> SegmentRecord | None: ...
@@ -122,11 +124,16 @@ class DefinitionsCache:
         self._set = SegmentSet([])
 
     def current(self, at_least: int = 0) -> tuple[SegmentSet, int, dict[str, SegmentRecord]]:
-        if self._version < at_least or self.monotonic() - self._loaded_at > self.ttl:
+        expired = self.monotonic() - self._loaded_at > self.ttl
+        # An expired cache first asks for the version alone: recompiling a thousand unchanged definitions
+        # every few seconds would make every event pay for segments it does not touch.
+        if self._version < at_least or (expired and self.definitions.version() != self._version):
             records, version = self.definitions.all()
             self._records = {record.id: record for record in records}
             self._set = SegmentSet(record.engine_definition() for record in records)
-            self._version, self._loaded_at = version, self.monotonic()
+            self._version = version
+        if expired or self._version < at_least:
+            self._loaded_at = self.monotonic()
         return self._set, self._version, self._records
 
     def forget(self) -> None:
@@ -427,6 +434,7 @@ class SegmentCatalogue:
             update={
                 "status": "computing",
                 "pending_shards": tuple(range(self.shards)),
+                "shards": self.shards,
                 "revision": record.revision + 1,
                 "updated_at": self.clock(),
             }

@@ -51,6 +51,7 @@ class SegmentRecord(BaseModel):
     updated_at: Instant | None = None
     status: Literal["computing", "ready"] = "ready"
     pending_shards: tuple[int, ...] = ()
+    shards: int = Field(default=0, description="how many listing shards the current backfill covers")
     revision: int = Field(default=1, description="bumped by every definition change; old backfills stop")
 
     @classmethod
@@ -80,6 +81,7 @@ class SegmentRecord(BaseModel):
             created_at=now,
             status="computing",
             pending_shards=tuple(range(shards)),
+            shards=shards,
         )
 
     def engine_definition(self) -> SegmentDefinition:
@@ -100,6 +102,7 @@ class SegmentRecord(BaseModel):
             "object": "segment",
             # perkflow's own fields
             "status": self.status,
+            "progress": round(1 - len(self.pending_shards) / self.shards, 3) if self.shards else 1.0,
             "definition": self.definition.model_dump(mode="json") if self.definition is not None else None,
         }
         if size is not None:
