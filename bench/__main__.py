@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import codegen, cold_import, ingest, report
+from bench import codegen, cold_import, ingest, report, segments
 from perkflow_ops.local.harness import start_stack
 
 
@@ -28,6 +28,7 @@ def main() -> int:
     print("local stack figures", flush=True)
     with start_stack(env={"PERKFLOW_LOCAL_TIMERS": "off"}) as stack:
         results.update(ingest.measure(stack, scale))
+        results.update(segments.measure(stack, scale))
 
     print()
     print(report.write(results, notes))

@@ -124,7 +124,9 @@ class Bench:
                 definition=parse_node({"type": "event_count", "event": f"bench_event_{index}",
                                        "window": {"kind": "all_time"}, "op": "gte", "value": 1}),
             )  # fmt: skip
-            items.append({"pk": {"S": "SEGDEF"}, "sk": {"S": f"SEG#{record.id}"}, "segment": {"S": record.model_dump_json()}})
+            items.append(
+                {"pk": {"S": "SEGDEF"}, "sk": {"S": f"SEG#{record.id}"}, "segment": {"S": record.model_dump_json()}}
+            )
         self._batch_write(items)
         self.ddb.update_item(
             TableName=self.table, Key={"pk": {"S": "SEGDEF"}, "sk": {"S": "VERSION"}},

@@ -50,6 +50,7 @@ def wait_for(probe: Callable[[], Any], what: str, timeout: float = 20) -> Any:
 class Story:
     stack: RunningStack
     timeline: Timeline
+    reviewers: str = ""
 
     def api(self, method: str, path: str, json: Any = None) -> Any:
         headers = {
@@ -74,6 +75,15 @@ class Story:
         health = self.stack.request("GET", "/health").json()
         expect(health["now"].startswith(STORY_START[:19]), "the functions' clock did not move")
         self.timeline.say("clock", f"every function's clock frozen at {health['now']} (GET /health)")
+
+    def reviewers_segment(self) -> None:
+        body = {"name": "Reviewers", "type": "auto-update",
+                "filter": {"junction": "and", "events.review_left.count": {"conditions": {"$more_than": [0]}}}}  # fmt: skip
+        segment = self.api("POST", "/v1/segments", body)
+        self.reviewers = segment["id"]
+        wait_for(lambda: self.api("GET", f"/v1/segments/{self.reviewers}")["initial_sync_status"] == "DONE",
+                 "the Reviewers segment to finish its initial sync")  # fmt: skip
+        self.timeline.say("api", f'POST /v1/segments "Reviewers" (events.review_left.count > 0) → {segment["id"]}')
 
     # -- step 1: the shop sends identify and track through a stock Segment client ------------------------------
     def shop_sends_events(self) -> None:
@@ -113,6 +123,19 @@ class Story:
             what = detail.get("event", {}).get("name") or detail["customer"].get("name")
             self.timeline.say("bus", f"{event['detail-type']:<24} {what}   (from {event['source']})")
 
+    # -- step 2: segments recompute in real time --------------------------------------------------------------
+    def enters_reviewers(self) -> None:
+        entered = wait_for(lambda: self.bus_events(MICHAEL, {"customer.segment.entered"}),
+                           "Michael entering Reviewers")  # fmt: skip
+        expect(len(entered) == 1 and entered[0]["detail"]["segment"]["id"] == self.reviewers, "entered once")
+        self.timeline.say(
+            "segments", f"customer.segment.entered  Michael Scott → {entered[0]['detail']['segment']['name']}"
+        )
+        members = self.api("GET", f"/v1/segments/{self.reviewers}/customers")
+        mine = self.api("GET", f"/v1/customers/{MICHAEL}/segments")
+        expect([member["source_id"] for member in members["data"]] == [MICHAEL], "Reviewers lists Michael")
+        self.timeline.say("api", f"GET /v1/customers/{MICHAEL}/segments → {[entry['name'] for entry in mine['data']]}")
+
     def profile_and_activity(self) -> None:
         customer = self.api("GET", f"/v1/customers/{MICHAEL}")
         expect(customer["email"] == "michael@dundermifflin.com", "profile email")
@@ -123,7 +146,8 @@ class Story:
         )
         activity = self.api("GET", f"/v1/customers/{MICHAEL}/activity")
         rows = [item["data"].get("event", {}).get("type") or item["type"] for item in activity["data"]]
-        expect(rows == ["review_left", "Order Completed", "customer.created"], f"activity was {rows}")
+        expected = {"review_left", "Order Completed", "customer.created", "customer.segment.entered"}
+        expect(set(rows) == expected, f"activity was {rows}")
         self.timeline.say("api", f"GET /v1/customers/{MICHAEL}/activity → {', '.join(rows)}")
         schema = self.api("GET", "/v1/event-schema")
         described = [f"{entry['event']} ({_properties(entry['properties'])})" for entry in schema["data"]]
@@ -141,7 +165,9 @@ class Story:
         activity = self.api("GET", f"/v1/customers/{MICHAEL}/activity")
         reviews = [item for item in activity["data"] if item["data"].get("event", {}).get("type") == "review_left"]
         recorded = self.bus_events(MICHAEL, {"customer.event.recorded"})
-        expect(len(reviews) == 1 and len(recorded) == 2, "a replayed message was stored or announced twice")
+        entered = self.bus_events(MICHAEL, {"customer.segment.entered"})
+        expect(len(reviews) == 1 and len(recorded) == 2 and len(entered) == 1,
+               "a replayed message was stored or announced twice")  # fmt: skip
         self.timeline.say("shop → ingest", "the review again, same messageId (a client retry) → 200, nothing new")
 
 
@@ -157,8 +183,10 @@ def main() -> int:
             timeline.say("local stack", f"ready at {stack.url} (DynamoDB Local, moto, one worker pool per function)")
             story = Story(stack, timeline)
             story.clock()
+            story.reviewers_segment()
             story.shop_sends_events()
             story.events_announced()
+            story.enters_reviewers()
             story.profile_and_activity()
             story.replay_is_harmless()
         timeline.say("local stack", "stopped")
