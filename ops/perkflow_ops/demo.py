@@ -77,8 +77,8 @@ class Story:
         self.timeline.say("clock", f"every function's clock frozen at {health['now']} (GET /health)")
 
     def reviewers_segment(self) -> None:
-        body = {"name": "Reviewers", "type": "auto-update",
-                "filter": {"junction": "and", "events.review_left.count": {"conditions": {"$more_than": [0]}}}}  # fmt: skip
+        reviewed = {"junction": "and", "events.review_left.count": {"conditions": {"$more_than": [0]}}}
+        body = {"name": "Reviewers", "type": "auto-update", "filter": reviewed}
         segment = self.api("POST", "/v1/segments", body)
         self.reviewers = segment["id"]
         wait_for(lambda: self.api("GET", f"/v1/segments/{self.reviewers}")["initial_sync_status"] == "DONE",
