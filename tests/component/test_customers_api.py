@@ -89,3 +89,26 @@ def test_bad_customer_and_event_bodies_are_400(aws: Aws) -> None:
     assert call("POST", "/v1/events", {"event": "x"})[1]["key"] == "invalid_payload"
     response = invoke("api", http_event("POST", "/v1/customers", body="{oops", headers=HEADERS))
     assert (response["statusCode"], json_body(response)["key"]) == (400, "invalid_payload")
+
+
+def test_the_customer_shows_its_loyalty_memberships(aws: Aws) -> None:
+    created = call("POST", "/v1/customers", {"source_id": "stanley"})[1]
+    table = boto3.client("dynamodb")
+    for program, points, tier in (("camp_a", 120, "ltr_gold"), ("camp_b", 30, None)):
+        item = {"pk": {"S": f"CUST#{created['id']}"}, "sk": {"S": f"LOYALTY#{program}"},
+                "program_id": {"S": program}, "program_name": {"S": f"Program {program}"},
+                "points": {"N": str(points)}, "referred_customers": {"N": "1"}}  # fmt: skip
+        if tier:
+            item["tier_id"] = {"S": tier}
+        table.put_item(TableName=aws.table_name, Item=item)
+
+    loyalty = call("GET", "/v1/customers/stanley")[1]["loyalty"]
+
+    assert loyalty == {
+        "points": 150,
+        "referred_customers": 2,
+        "campaigns": {
+            "Program camp_a": {"points": 120, "loyalty_tier": "ltr_gold", "referred_customers": 1},
+            "Program camp_b": {"points": 30, "loyalty_tier": None, "referred_customers": 1},
+        },
+    }

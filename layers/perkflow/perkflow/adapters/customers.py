@@ -97,6 +97,14 @@ class CustomerStore:
         ]
         return sorted(activities, key=lambda activity: activity.id)
 
+    def loyalty_memberships(self, customer_id: str) -> list[Item]:
+        """The customer's loyalty program memberships (``CUST#<id>`` / ``LOYALTY#<program id>``)."""
+        return list(
+            self.table.query_all(
+                "pk = :pk AND begins_with(sk, :prefix)", {":pk": customer_key(customer_id)["pk"], ":prefix": "LOYALTY#"}
+            )
+        )
+
     def summary(self, customer_id: str) -> dict[str, Any]:
         """The counters redemptions keep on ``CUST#<id>`` / ``SUMMARY`` (empty when none yet)."""
         return self.table.get(summary_key(customer_id)) or {}

@@ -8,7 +8,7 @@ known customer, after which it only points there (``merged_into``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -138,9 +138,11 @@ class Customer(BaseModel):
     def merged_into_customer(self, target_source_id: str, now: datetime) -> Customer:
         return self.model_copy(update={"merged_into": target_source_id, "updated_at": now})
 
-    def as_voucherify(self, summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def as_voucherify(
+        self, summary: Mapping[str, Any] | None = None, memberships: Sequence[Mapping[str, Any]] = ()
+    ) -> dict[str, Any]:
         """The Voucherify customer object (GET /v1/customers/{id}); ``summary`` holds the counters that
-        redemptions keep (the customer's SUMMARY item)."""
+        redemptions keep (the customer's SUMMARY item), ``memberships`` the loyalty program memberships."""
         profile = self.profile
         return {
             "id": self.id,
@@ -153,13 +155,29 @@ class Customer(BaseModel):
             "address": _voucherify_address(profile.address),
             "metadata": profile.metadata,
             "summary": voucherify_summary(summary or {}),
-            "loyalty": {"points": 0, "referred_customers": 0, "campaigns": {}},
+            "loyalty": voucherify_loyalty(memberships),
             "referrals": {"total": 0, "campaigns": []},
             "system_metadata": {"merged_from": list(self.merged_from)} if self.merged_from else {},
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at) if self.updated_at else None,
             "object": "customer",
         }
+
+
+def voucherify_loyalty(memberships: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Voucherify's customer ``loyalty``: totals over the programs, and each program by name."""
+    return {
+        "points": sum(int(member.get("points") or 0) for member in memberships),
+        "referred_customers": sum(int(member.get("referred_customers") or 0) for member in memberships),
+        "campaigns": {
+            str(member.get("program_name") or member.get("program_id")): {
+                "points": int(member.get("points") or 0),
+                "loyalty_tier": member.get("tier_id"),
+                "referred_customers": int(member.get("referred_customers") or 0),
+            }
+            for member in memberships
+        },
+    }
 
 
 def voucherify_summary(counters: Mapping[str, Any]) -> dict[str, Any]:

@@ -47,8 +47,11 @@ class CustomerDirectory:
             )
         return customer
 
-    def summary(self, customer: Customer) -> dict[str, Any]:
-        return self.customers.summary(customer.id)
+    def shown(self, customer: Customer) -> dict[str, Any]:
+        """The Voucherify customer object with its redemption summary and loyalty memberships."""
+        return customer.as_voucherify(
+            self.customers.summary(customer.id), self.customers.loyalty_memberships(customer.id)
+        )
 
     def activities(
         self,

@@ -17,7 +17,7 @@ router = Router()
 
 
 def _shown(customer: Customer) -> dict[str, Any]:
-    return customer.as_voucherify(wiring.customer_directory().summary(customer))
+    return wiring.customer_directory().shown(customer)
 
 
 @router.post("/v1/customers")
