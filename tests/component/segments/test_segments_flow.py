@@ -10,9 +10,12 @@ from typing import Any
 import boto3
 import pytest
 
-from perkflow import clock
+from perkflow import clock, wiring
 from perkflow.clock import LocalClock
 from perkflow.domain.events import CustomerRef, OutboxEntry, RedemptionSucceeded
+from perkflow.domain.segments.catalogue import SegmentRecord
+from perkflow.domain.segments.definition import parse_node
+from perkflow.services.segments import DefinitionsCache
 from tests.component.conftest import APP_ID, APP_TOKEN, WRITE_KEY, Aws
 from tests.component.delivery import deliver, drain
 from tests.support import http_event, invoke, json_body, sample_event
@@ -197,3 +200,50 @@ def test_bad_definitions_are_400_and_store_nothing(aws: Aws, jobs: str) -> None:
         status, error = api("POST", "/v1/segments", body)
         assert (status, error["key"]) == (400, "invalid_payload"), body
     assert api("GET", "/v1/segments")[1]["total"] == 0
+
+
+def test_a_segment_of_customers_without_reviews_holds_for_existing_and_new_customers(aws: Aws, jobs: str) -> None:
+    track("jim", "Order Completed", "j1")
+    settle(aws, jobs)
+    silent = {"type": "not", "child": {"type": "event_count", "event": "review_left", "window": {"kind": "all_time"},
+                                       "op": "gte", "value": 1}}  # fmt: skip
+    created = api("POST", "/v1/segments", {"name": "Silent", "definition": silent})[1]
+    assert segment_events(settle(aws, jobs)) == [("customer.segment.entered", "jim", "Silent")]  # the backfill
+
+    track("pam", "Order Completed", "p1")  # a customer the segments function first sees now
+    assert segment_events(settle(aws, jobs)) == [("customer.segment.entered", "pam", "Silent")]
+    track("pam", "review_left", "p2")
+    assert segment_events(settle(aws, jobs)) == [("customer.segment.left", "pam", "Silent")]
+    assert api("GET", f"/v1/segments/{created['id']}")[1]["size"] == 1
+
+
+def test_definitions_record_the_version_they_were_written_at(aws: Aws, jobs: str) -> None:
+    first = api("POST", "/v1/segments", {"name": "Reviewers", "filter": REVIEWERS})[1]
+    second = api("POST", "/v1/segments", {"name": "Reviewers again", "filter": REVIEWERS})[1]
+    store = wiring.segment_definitions()
+    records, version = store.all()
+    since = {record.id: record.defs_version for record in records}
+    assert since[first["id"]] < since[second["id"]] == version
+    api("POST", f"/v1/segments/{first['id']}/backfill")  # a re-run is a new definition for the engine
+    rerun = store.get(first["id"])
+    assert rerun is not None
+    assert rerun.defs_version == version + 1 == store.version()
+
+
+def test_a_definition_written_while_the_cache_reads_waits_for_the_next_load() -> None:
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    older = SegmentRecord(id="seg_old", name="old", type="passive", created_at=now, defs_version=3,
+                          definition=parse_node({"type": "trait", "path": "email", "op": "exists"}))  # fmt: skip
+    newer = older.model_copy(update={"id": "seg_new", "defs_version": 5})
+
+    class Torn:
+        """Reads the version (4), then finds a definition written after it."""
+
+        def version(self) -> int:
+            return 4
+
+        def all(self) -> tuple[list[SegmentRecord], int]:
+            return [older, newer], 4
+
+    segments, version, records = DefinitionsCache(Torn()).current()  # type: ignore[arg-type]
+    assert (version, set(records), segments.revision) == (4, {"seg_old"}, 3)

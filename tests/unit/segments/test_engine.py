@@ -9,6 +9,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from perkflow.domain.segments import (
     CustomerSegmentState,
     Occurrence,
@@ -17,6 +19,7 @@ from perkflow.domain.segments import (
     apply_event,
     apply_profile,
     backfill,
+    engine,
     evaluate_history,
     initial_state,
     sweep,
@@ -290,15 +293,19 @@ def test_definition_changes_drop_old_features_and_backfill_new_ones() -> None:
     state = initial_state(old, history, {}, T0)
     assert state.member_ids() == {"seg_reviewers"}
 
-    new = SegmentSet([REVIEWERS, REFERRERS])
-    # Until backfilled, the referrers' counter is pending: live events still count, membership waits.
+    # The referrers segment is written at definitions version 1, after the state was initialised.
+    new = SegmentSet([REVIEWERS, REFERRERS], since={"seg_referrers": 1})
+    # Until backfilled, the referrers' counter is pending and the segment waits: live events wait for the
+    # backfill (which replays the stored history, this event included).
     live = Occurrence(event_id="rc_live", name="loyalty.referral.completed", timestamp=T0)
     waiting = apply_event(new, state, live, T0)
     assert waiting.transitions == ()
-    assert waiting.state.pending != ()
+    assert new.features_after(waiting.state.revision) != []
+    assert new.segments_after(waiting.state.revision) == ["seg_referrers"]
     filled = backfill(new, waiting.state, [*history, live], T0)
     assert kinds(filled) == [("entered", "seg_referrers")]
-    assert filled.state.pending == ()
+    assert filled.state.revision == new.revision == 1
+    assert new.features_after(filled.state.revision) == []
     assert filled.state.features[next(k for k in filled.state.features if k not in state.features)].model_dump() == {
         "k": "count",
         "n": 4,
@@ -307,7 +314,7 @@ def test_definition_changes_drop_old_features_and_backfill_new_ones() -> None:
     assert apply_event(new, filled.state, live, T0).changed is False
 
     # Dropping the reviewers segment drops its feature and its membership, without a transition.
-    only_referrers = sweep(SegmentSet([REFERRERS]), filled.state, T0)
+    only_referrers = sweep(SegmentSet([REFERRERS], since={"seg_referrers": 1}), filled.state, T0)
     assert only_referrers.transitions == ()
     assert set(only_referrers.state.features) == set(filled.state.features) - set(state.features)
     assert only_referrers.state.member_ids() == {"seg_referrers"}
@@ -416,7 +423,7 @@ def test_references_wait_while_what_they_refer_to_is_pending() -> None:
     assert state.member_ids() == {"seg_reviewers"}
     # seg_reviewers becomes event-based. Until the backfill neither it nor seg_vip, which reads it, moves,
     # even when the rest of seg_vip's conditions change.
-    changed = SegmentSet([gold_vip, REVIEWERS])
+    changed = SegmentSet([gold_vip, REVIEWERS], since={"seg_reviewers": 1})
     history = [Occurrence(event_id="rv", name="review_left", timestamp=T0 - DAY)]
     waiting = apply_profile(changed, state, {"email": "m@d.com", "metadata": {"plan": "gold"}}, T0)
     assert waiting.transitions == ()
@@ -435,3 +442,54 @@ def test_events_with_one_timestamp_leave_the_window_together() -> None:
     # Two logins expire at the same instant: the count goes 2 -> 0 and never passes through 1.
     assert customer.members == frozenset()
     assert customer.state.next_check_at is None
+
+
+def test_a_new_segment_on_a_condition_already_kept_reuses_its_state() -> None:
+    gold_reviewers = segment(
+        "seg_gold_reviewers",
+        {"type": "and", "children": [count("review_left", "gte", 1), trait("metadata.plan", "eq", "gold")]},
+    )
+    before = SegmentSet([gold_reviewers])
+    state = initial_state(before, [Occurrence(event_id="rv", name="review_left", timestamp=T0 - DAY)], {}, T0)
+    after = SegmentSet([gold_reviewers, REVIEWERS], since={"seg_reviewers": 1})
+    # Reviewers waits for its backfill, but the review counter it shares was kept all along: nothing is
+    # pending, and gold reviewers goes on reading it.
+    assert after.features_after(state.revision) == []
+    upgraded = apply_profile(after, state, {"metadata": {"plan": "gold"}}, T0)
+    assert kinds(upgraded) == [("entered", "seg_gold_reviewers")]
+    # The backfill needs no history for it: the segment is evaluated from the state.
+    assert kinds(backfill(after, upgraded.state, [], T0)) == [("entered", "seg_reviewers")]
+
+
+def test_a_profile_change_re_evaluates_only_the_segments_reading_what_changed() -> None:
+    readers = {
+        "seg_plan": trait("metadata.plan", "eq", "gold"),
+        "seg_metadata": trait("metadata", "exists"),
+        "seg_city": trait("address.city", "eq", "Scranton"),
+        "seg_dotted": trait("metadata.tier.rank", "gte", 2),
+    }
+    segments = SegmentSet([segment(sid, root) for sid, root in readers.items()])
+    state = initial_state(segments, [], {"address": {"city": "Scranton"}}, T0)
+    assert state.member_ids() == {"seg_city"}
+    evaluated = []
+    original = engine._Run._evaluate_segment
+
+    def counting(run: Any, segment_id: str) -> bool:
+        evaluated.append(segment_id)
+        return original(run, segment_id)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine._Run, "_evaluate_segment", counting)
+        changed = apply_profile(segments, state, {"address": {"city": "Scranton"}, "metadata": {"plan": "gold"}}, T0)
+        assert sorted(evaluated) == ["seg_metadata", "seg_plan"]  # the city did not change; no tier appeared
+        assert changed.state.member_ids() == {"seg_city", "seg_metadata", "seg_plan"}
+        evaluated.clear()
+        # A key holding dots is read by the dotted path too (and, conservatively, "metadata" looks affected).
+        dotted = apply_profile(segments, changed.state, {**changed.state.profile, "metadata.tier": {"rank": 3}}, T0)
+        assert sorted(evaluated) == ["seg_dotted", "seg_metadata"]
+        assert "seg_dotted" in dotted.state.member_ids()
+        evaluated.clear()
+        # A whole object replaced by a value reaches every path inside it.
+        flat = apply_profile(segments, dotted.state, {"address": "Scranton, PA", "metadata.tier": {"rank": 3}}, T0)
+        assert sorted(evaluated) == ["seg_city", "seg_metadata", "seg_plan"]
+        assert flat.state.member_ids() == {"seg_dotted"}

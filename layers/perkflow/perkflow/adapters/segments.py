@@ -57,10 +57,12 @@ class SegmentDefinitionStore:
         return int(item["version"]) if item else 0
 
     def all(self) -> tuple[list[SegmentRecord], int]:
-        """Every stored segment and the definitions' version, read together."""
+        """Every stored segment and the definitions' version, read together. The query runs backwards, so
+        the version (``VERSION`` sorts after ``SEG#``) is read first: every definition written at or before
+        it is among the segments; one written during the read may be too, with a ``defs_version`` above it."""
         segments: list[SegmentRecord] = []
         version = 0
-        for item in self.table.query_all("pk = :pk", {":pk": DEFINITIONS}, consistent=True):
+        for item in self.table.query_all("pk = :pk", {":pk": DEFINITIONS}, consistent=True, forward=False):
             if item["sk"] == "VERSION":
                 version = int(item["version"])
             else:
@@ -72,27 +74,38 @@ class SegmentDefinitionStore:
         return SegmentRecord.model_validate_json(item["segment"]) if item else None
 
     def put(self, segment: SegmentRecord, *, new: bool) -> None:
-        """Store a definition and bump the definitions' version in one transaction."""
-        item = {"pk": DEFINITIONS, "sk": f"SEG#{segment.id}", "segment": segment.model_dump_json()}
-        self.table.transact(
-            [
-                Put(item=item, condition="attribute_not_exists(pk)" if new else None),
-                self._bump(),
-            ]
-        )
+        """Store a definition and bump the definitions' version in one transaction; the definition records
+        the version it was written at (``defs_version``: the engine's ``since``). Retried from a fresh read
+        of the version when another writer bumped it first."""
+        for _ in range(10):
+            current = self.version()
+            stored = segment.model_copy(update={"defs_version": current + 1})
+            item = {"pk": DEFINITIONS, "sk": f"SEG#{segment.id}", "segment": stored.model_dump_json()}
+            bump = Update(
+                key={"pk": DEFINITIONS, "sk": "VERSION"},
+                expression="SET version = :next",
+                condition="attribute_not_exists(version) OR version = :current",
+                values={":next": current + 1, ":current": current},
+            )
+            try:
+                self.table.transact([Put(item=item, condition="attribute_not_exists(pk)" if new else None), bump])
+            except TransactionCancelled as refused:
+                if refused.failed_at() == [1]:
+                    continue  # the version moved: read it again
+                raise
+            return
+        raise StaleWrite(segment.id)
 
-    def save_progress(self, segment: SegmentRecord) -> None:
-        """Status and size changes do not change what segments compute: no version bump."""
-        item = {"pk": DEFINITIONS, "sk": f"SEG#{segment.id}", "segment": segment.model_dump_json()}
-        self.table.put(item, condition="attribute_exists(pk)")
-
-    def finish_shard(self, segment_id: str, shard: int) -> SegmentRecord | None:
-        """Mark one backfill shard done; returns the segment when that was its last pending shard."""
+    def finish_shard(self, segment_id: str, shard: int, revision: int) -> SegmentRecord | None:
+        """Mark one backfill shard of ``revision`` done, and the segment ready when it was the last one, in
+        one write conditional on the record read (a re-run or redefinition in between wins). Returns the
+        segment when it became ready."""
         for _ in range(5):
             segment = self.get(segment_id)
-            if segment is None or shard not in segment.pending_shards:
+            if segment is None or segment.revision != revision or shard not in segment.pending_shards:
                 return None
-            done = segment.model_copy(update={"pending_shards": tuple(s for s in segment.pending_shards if s != shard)})
+            pending = tuple(s for s in segment.pending_shards if s != shard)
+            done = segment.model_copy(update={"pending_shards": pending, "status": "computing" if pending else "ready"})
             item = {"pk": DEFINITIONS, "sk": f"SEG#{segment_id}", "segment": done.model_dump_json()}
             try:
                 self.table.put(

@@ -81,9 +81,7 @@ class SegmentDefinitions(Protocol):
 
     def put(self, segment: SegmentRecord, *, new: bool) -> None: ...
 
-    def save_progress(self, segment: SegmentRecord) -> None: ...
-
-    def finish_shard(self, segment_id: str, shard: int) -> SegmentRecord | None: ...
+    def finish_shard(self, segment_id: str, shard: int, revision: int) -> SegmentRecord | None: ...
 
     def delete(self, segment_id: str) -> None: ...
 
@@ -128,13 +126,26 @@ class DefinitionsCache:
         # An expired cache first asks for the version alone: recompiling a thousand unchanged definitions
         # every few seconds would make every event pay for segments it does not touch.
         if self._version < at_least or (expired and self.definitions.version() != self._version):
-            records, version = self.definitions.all()
+            records, version = self._read()
             self._records = {record.id: record for record in records}
-            self._set = SegmentSet(record.engine_definition() for record in records)
+            self._set = SegmentSet(
+                (record.engine_definition() for record in records),
+                since={record.id: record.defs_version for record in records},
+            )
             self._version = version
         if expired or self._version < at_least:
             self._loaded_at = self.monotonic()
         return self._set, self._version, self._records
+
+    def _read(self) -> tuple[list[SegmentRecord], int]:
+        """The definitions as of the version read with them. One written during the read (``defs_version``
+        above that version) waits for the next load: a state backfilled with the set counts as holding every
+        definition up to the set's revision, so the set must not skip one of those for a newer one."""
+        for _ in range(3):
+            records, version = self.definitions.all()
+            if all(record.defs_version <= version for record in records):
+                break
+        return [record for record in records if record.defs_version <= version], version
 
     def forget(self) -> None:
         self._loaded_at = float("-inf")
@@ -305,9 +316,7 @@ class SegmentEngineService:
         if cursor:
             self.jobs.send({**job, "after": cursor})
             return
-        finished = self.cache.definitions.finish_shard(segment_id, shard)
-        if finished is not None:
-            self.cache.definitions.save_progress(finished.model_copy(update={"status": "ready"}))
+        self.cache.definitions.finish_shard(segment_id, shard, revision)
 
     def _backfill_one(
         self, segments: SegmentSet, state: CustomerSegmentState, now: datetime, *, customer_id: str

@@ -53,6 +53,11 @@ class SegmentRecord(BaseModel):
     pending_shards: tuple[int, ...] = ()
     shards: int = Field(default=0, description="how many listing shards the current backfill covers")
     revision: int = Field(default=1, description="bumped by every definition change; old backfills stop")
+    defs_version: int = Field(
+        default=0,
+        description="the definitions' version this definition was written at (the store sets it); states "
+        "filled up to an older version wait for its backfill (SegmentSet ``since``)",
+    )
 
     @classmethod
     def create(cls, body: dict[str, Any], now: datetime, shards: int) -> SegmentRecord:
