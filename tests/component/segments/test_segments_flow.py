@@ -247,3 +247,31 @@ def test_a_definition_written_while_the_cache_reads_waits_for_the_next_load() ->
 
     segments, version, records = DefinitionsCache(Torn()).current()  # type: ignore[arg-type]
     assert (version, set(records), segments.revision) == (4, {"seg_old"}, 3)
+
+
+def test_loyalty_traits_come_from_loyalty_events_and_survive_profile_changes(aws: Aws, jobs: str) -> None:
+    from perkflow.domain.events import LoyaltyPointsEarned, ProgramRef
+
+    definition = {"type": "trait", "path": "loyalty.points", "op": "gte", "value": 100}
+    api("POST", "/v1/segments", {"name": "Point hoarders", "definition": definition})
+    track("ryan", "Order Completed", "ry1")
+    settle(aws, jobs)
+    customer_id = api("GET", "/v1/customers/ryan")[1]["id"]
+    earned = LoyaltyPointsEarned(
+        event_id="evt_earned_ryan", occurred_at=START, customer=CustomerRef(id=customer_id, source_id="ryan"),
+        program=ProgramRef(id="camp_points", name="Dunder Points"), points=150, balance=150, source="order",
+        transaction_id="ltx_1",
+    )  # fmt: skip
+    bus = [{"detail-type": earned.DETAIL_TYPE, "source": "perkflow.loyalty", "detail": earned.detail(),
+            "version": "0", "id": "e1", "time": "2026-11-24T09:00:00Z", "region": "us-east-1", "resources": []}]  # fmt: skip
+
+    deliver("segments", "SegmentInputRule", bus)
+    entered = segment_events(aws.relay_outbox())
+    body = json.dumps({"writeKey": WRITE_KEY, "batch": [
+        {"type": "identify", "userId": "ryan", "traits": {"email": "ryan@dm.com"}, "messageId": "ry2"}]})  # fmt: skip
+    invoke("ingest", http_event("POST", "/v1/batch", body=body))
+    after_identify = settle(aws, jobs)
+
+    assert entered == [("customer.segment.entered", "ryan", "Point hoarders")]
+    assert segment_events(after_identify) == []
+    assert api("GET", "/v1/customers/ryan/segments")[1]["total"] == 1

@@ -183,7 +183,14 @@ class SegmentEngineService:
     def apply(self, customer_id: str, inputs: Sequence[SegmentInput]) -> None:
         """Fold one customer's inputs (in order) into its state; one read, at most one write."""
         segments, _, _ = self.cache.current()
-        relevant = [item for item in inputs if item.occurrence is None or segments.relevant_event(item.occurrence.name)]
+        reads_loyalty = any(path.split(".", 1)[0] == "loyalty" for path in segments.relevant_trait_paths())
+        relevant = [
+            item
+            for item in inputs
+            if item.occurrence is None
+            or (item.loyalty and reads_loyalty)
+            or segments.relevant_event(item.occurrence.name)
+        ]
         if not relevant:
             return  # nothing any definition counts: no read, no write
         self._update(customer_id, lambda segments, state, now: self._fold(segments, state, relevant, now))
@@ -223,8 +230,16 @@ class SegmentEngineService:
             if item.occurrence is not None:
                 outcome = apply_event(segments, work.state, item.occurrence, now)
             else:
-                outcome = apply_profile(segments, work.state, item.profile or {}, now)
+                # Profile snapshots come from customer events, which know nothing of loyalty: keep its traits.
+                profile = {**(item.profile or {}), **_loyalty_part(work.state.profile)}
+                outcome = apply_profile(segments, work.state, profile, now)
             work = _Work(outcome.state, work.transitions + list(outcome.transitions), work.changed or outcome.changed)
+            if item.loyalty:
+                loyalty = {**work.state.profile.get("loyalty", {}), **item.loyalty}
+                outcome = apply_profile(segments, work.state, {**work.state.profile, "loyalty": loyalty}, now)
+                work = _Work(
+                    outcome.state, work.transitions + list(outcome.transitions), work.changed or outcome.changed
+                )
         return work
 
     def _rebuild(self, segments: SegmentSet, customer_id: str, state: CustomerSegmentState, now: datetime) -> _Work:
@@ -233,7 +248,7 @@ class SegmentEngineService:
             for activity in self.customers.history(customer_id)
             if (occurrence := from_activity(activity)) is not None
         ]
-        profile = self.customers.profile(customer_id) or state.profile
+        profile = {**(self.customers.profile(customer_id) or state.profile), **_loyalty_part(state.profile)}
         fresh = initial_state(segments, history, profile, now, static_segment_ids=state.static)
         return _Work(fresh, _diff(segments, state, fresh, now), True)
 
@@ -352,6 +367,11 @@ class SegmentEngineService:
         segment_id = str(job["segment_id"])
         for item in list(self.states.member_items(segment_id)):
             self.states.forget_segment(segment_id, str(item["customer_id"]))
+
+
+def _loyalty_part(profile: dict[str, Any]) -> dict[str, Any]:
+    loyalty = profile.get("loyalty")
+    return {"loyalty": loyalty} if isinstance(loyalty, dict) else {}
 
 
 def _single(outcome: Outcome) -> _Work:

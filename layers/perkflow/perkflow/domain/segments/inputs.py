@@ -26,6 +26,17 @@ class SegmentInput:
     occurrence: Occurrence | None = None
     profile: dict[str, Any] | None = None
     merged_from: tuple[str, ...] = ()
+    # Loyalty state carried by loyalty events: the reserved ``loyalty.*`` traits of the profile.
+    loyalty: dict[str, Any] | None = None
+
+
+def loyalty_traits(detail_type: str, detail: dict[str, Any]) -> dict[str, Any] | None:
+    """``loyalty.points`` / ``loyalty.tier_rank`` / ``loyalty.tier_id`` as a loyalty event leaves them."""
+    if detail_type == "loyalty.tier.achieved" and isinstance(detail.get("tier"), dict):
+        return {"tier_rank": detail["tier"].get("rank"), "tier_id": detail["tier"].get("id")}
+    if detail_type.startswith("loyalty.points.") and isinstance(detail.get("balance"), int):
+        return {"points": detail["balance"]}
+    return None
 
 
 def from_bus(detail_type: str, detail: dict[str, Any]) -> SegmentInput | None:
@@ -56,6 +67,7 @@ def from_bus(detail_type: str, detail: dict[str, Any]) -> SegmentInput | None:
     properties = {key: value for key, value in detail.items() if key not in ("event_id", "version", "customer")}
     return SegmentInput(
         customer_id=customer_id,
+        loyalty=loyalty_traits(detail_type, detail),
         occurrence=Occurrence(
             event_id=detail.get("activity_id") or detail["event_id"],
             name=detail_type,
