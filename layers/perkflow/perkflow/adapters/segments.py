@@ -134,7 +134,8 @@ class SegmentStateStore:
 
     def load(self, customer_id: str) -> StoredState:
         item = self.table.get(segment_state_key(customer_id), consistent=True)
-        if item is None:
+        if item is None or "state" not in item:
+            # No state computed yet (an item holding only ``members`` is not one): start from history.
             return StoredState(state=CustomerSegmentState(), version=0, defs_version=0)
         return StoredState(
             state=CustomerSegmentState.model_validate_json(item["state"]),
@@ -166,7 +167,7 @@ class SegmentStateStore:
             item["gsi3pk"] = due_partition(customer_id)
             item["gsi3sk"] = f"{iso(state.next_check_at)}#{customer_id}"
         outbox.attach(item, list(events))
-        condition = "attribute_not_exists(pk)" if expected_version == 0 else "version = :expected"
+        condition = "attribute_not_exists(version)" if expected_version == 0 else "version = :expected"
         values = {} if expected_version == 0 else {":expected": expected_version}
         actions: list[Action] = [Put(item=item, condition=condition, values=values)]
         for change in changes:
