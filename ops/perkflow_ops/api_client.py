@@ -28,7 +28,7 @@ def call(method: str, url: str, body: Any = None, *, auth: bool = True, timeout:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - operator-given URL
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
             raw = answer.read()
     except urllib.error.HTTPError as error:
         with error:

@@ -2,7 +2,10 @@
 
 perkflow local up [--port N] [--template PATH]   the local stack (Ctrl-C stops everything)
 perkflow demo                                     the end-to-end story on a fresh local stack
+perkflow dlq redrive|list [--destination D]       outbound dead letters back to their queue (or shown)
+perkflow klaviyo connect|sync-customers|status    the Klaviyo integration (OAuth, initial customer sync)
 perkflow segments backfill SEGMENT_ID             recompute a segment over every customer, with progress
+perkflow codes generate CAMPAIGN --count N        add N unique codes to a campaign, with progress
 """
 
 from __future__ import annotations
@@ -38,9 +41,15 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("demo", help="bring up the local stack and run the end-to-end story")
+    from perkflow_ops import outbound_cli
+
+    outbound_cli.add_commands(commands)
     from perkflow_ops import segments_cli
 
     segments_cli.add_commands(commands)
+    from perkflow_ops import codes_cli
+
+    codes_cli.add_commands(commands)
     return parser
 
 
@@ -51,10 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         port = args.port if args.port is not None else int(os.environ.get("PERKFLOW_PORT") or credentials.DEFAULT_PORT)
         return stack.run(args.template, port)
+    if args.command in ("dlq", "klaviyo"):
+        from perkflow_ops import outbound_cli
+
+        return outbound_cli.run(args)
     if args.command == "segments":
         from perkflow_ops import segments_cli
 
         return segments_cli.run(args)
+    if args.command == "codes":
+        from perkflow_ops import codes_cli
+
+        return codes_cli.run(args)
     # Imported only when asked for: the demo is its own module with its own start-up cost.
     demo = importlib.import_module("perkflow_ops.demo")
     return int(demo.main() or 0)

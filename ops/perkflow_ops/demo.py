@@ -66,7 +66,7 @@ class Story:
             entry["event"]
             for entry in self.stack.events()
             if entry["event"]["detail-type"] in detail_types
-            and entry["event"].get("detail", {}).get("customer", {}).get("source_id") == source_id
+            and (entry["event"].get("detail", {}).get("customer") or {}).get("source_id") == source_id
         ]
 
     # -- step 0 ------------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def published(stack: RunningStack, source_id: str, timeout: float = 15) -> list[
     while time.monotonic() < deadline:
         seen = [
             entry["event"] for entry in stack.events()
-            if entry["event"].get("detail", {}).get("customer", {}).get("source_id") == source_id
+            if (entry["event"].get("detail", {}).get("customer") or {}).get("source_id") == source_id
         ]  # fmt: skip
         if len(seen) >= 3:
             break

@@ -52,3 +52,49 @@ def get_settings() -> Settings:
             origin.strip() for origin in env.get("PERKFLOW_CLIENT_ORIGINS", "").split(",") if origin.strip()
         ),
     )
+
+
+class OutboundSettings(BaseModel):
+    """Outbound variables (DESIGN §6): a set variable overrides what /v1/destinations holds."""
+
+    urls: dict[str, str | None] = Field(default_factory=dict)  # PERKFLOW_OUT_<DESTINATION>_URL
+    credentials: dict[str, SecretStr | None] = Field(default_factory=dict)  # write key / API key / secret
+    klaviyo_client_id: str | None = None
+    klaviyo_client_secret: SecretStr | None = None
+    klaviyo_redirect_uri: str | None = None
+    klaviyo_authorize_url: str = "https://www.klaviyo.com/oauth/authorize"
+    queue_urls: dict[str, str] = Field(default_factory=dict)  # PERKFLOW_OUT_<DESTINATION>_QUEUE_URL
+    dead_letter_urls: dict[str, str] = Field(default_factory=dict)  # PERKFLOW_OUT_<DESTINATION>_DLQ_URL
+    credentials_secret: str | None = None  # PERKFLOW_OUT_SECRETS_ARN
+    tokens_secret: str | None = None  # PERKFLOW_KLAVIYO_TOKENS_ARN
+    max_receives: int = Field(default=8, ge=1)  # the queues' maxReceiveCount
+    project_id: str = "proj_perkflow"
+
+
+_OUT_CREDENTIALS = {
+    "segment": "PERKFLOW_OUT_SEGMENT_WRITE_KEY",
+    "klaviyo": "PERKFLOW_OUT_KLAVIYO_API_KEY",
+    "webhook": "PERKFLOW_OUT_WEBHOOK_SECRET",
+}
+
+
+@lru_cache(maxsize=1)
+def get_outbound_settings() -> OutboundSettings:
+    env = os.environ
+    names = ("segment", "klaviyo", "webhook")
+    return OutboundSettings(
+        urls={name: env.get(f"PERKFLOW_OUT_{name.upper()}_URL") or None for name in names},
+        credentials={name: _secret(variable) for name, variable in _OUT_CREDENTIALS.items()},
+        klaviyo_client_id=env.get("PERKFLOW_KLAVIYO_CLIENT_ID") or None,
+        klaviyo_client_secret=_secret("PERKFLOW_KLAVIYO_CLIENT_SECRET"),
+        klaviyo_redirect_uri=env.get("PERKFLOW_KLAVIYO_REDIRECT_URI") or None,
+        klaviyo_authorize_url=env.get("PERKFLOW_KLAVIYO_AUTHORIZE_URL") or "https://www.klaviyo.com/oauth/authorize",
+        queue_urls={name: env[f"PERKFLOW_OUT_{name.upper()}_QUEUE_URL"] for name in names
+                    if env.get(f"PERKFLOW_OUT_{name.upper()}_QUEUE_URL")},
+        dead_letter_urls={name: env[f"PERKFLOW_OUT_{name.upper()}_DLQ_URL"] for name in names
+                          if env.get(f"PERKFLOW_OUT_{name.upper()}_DLQ_URL")},
+        credentials_secret=env.get("PERKFLOW_OUT_SECRETS_ARN") or None,
+        tokens_secret=env.get("PERKFLOW_KLAVIYO_TOKENS_ARN") or None,
+        max_receives=int(env.get("PERKFLOW_OUT_MAX_RECEIVES") or 8),
+        project_id=env.get("PERKFLOW_PROJECT_ID") or "proj_perkflow",
+    )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from perkflow import clock
 from perkflow.adapters.customers import LISTING_SHARDS, CustomerStore
@@ -10,14 +11,19 @@ from perkflow.adapters.dynamo import Table
 from perkflow.adapters.event_schema import EventSchemaStore
 from perkflow.adapters.eventbridge import EventBus
 from perkflow.adapters.jobs import JobQueue
-from perkflow.adapters.segments import CustomerHistorySource, SegmentDefinitionStore, SegmentStateStore
 from perkflow.adapters.segment_memberships import SegmentMembershipStore
-from perkflow.config import get_settings
+from perkflow.adapters.segments import CustomerHistorySource, SegmentDefinitionStore, SegmentStateStore
+from perkflow.config import get_outbound_settings, get_settings
 from perkflow.services.customer_admin import CustomerAdmin
 from perkflow.services.customers import CustomerDirectory
 from perkflow.services.event_schema import EventSchemaCatalogue
 from perkflow.services.ingest import IngestService
 from perkflow.services.segments import DefinitionsCache, SegmentCatalogue, SegmentEngineService
+
+if TYPE_CHECKING:
+    from perkflow.loyalty_wiring import LoyaltyWiring
+    from perkflow.outbound_wiring import OutboundWiring
+    from perkflow.promotions_wiring import PromotionsWiring
 
 
 @lru_cache(maxsize=1)
@@ -58,6 +64,37 @@ def event_schema_catalogue() -> EventSchemaCatalogue:
 @lru_cache(maxsize=1)
 def segment_memberships() -> SegmentMembershipStore:
     return SegmentMembershipStore(table())
+
+
+@lru_cache(maxsize=1)
+def outbound() -> OutboundWiring:
+    """Outbound sync (destinations, Klaviyo OAuth, delivery); its modules load on first use only."""
+    from perkflow.outbound_wiring import OutboundWiring
+
+    return OutboundWiring(table(), get_outbound_settings(), get_settings().event_source)
+
+
+@lru_cache(maxsize=1)
+def promotions() -> PromotionsWiring:
+    """Campaigns, codes, rules, publications, distributions, validation and redemption (loaded on first use)."""
+    from perkflow.promotions_wiring import PromotionsWiring
+
+    return PromotionsWiring(table(), get_settings().event_source, clock.now)
+
+
+@lru_cache(maxsize=1)
+def loyalty() -> LoyaltyWiring:
+    """Loyalty programs, members, the ledger, the bus triggers and the daily pass (loaded on first use)."""
+    from perkflow.loyalty_wiring import LoyaltyWiring
+
+    return LoyaltyWiring(
+        table(),
+        get_settings().event_source,
+        clock.now,
+        lambda: promotions().publications,
+        customer_store,
+        customer_admin,
+    )
 
 
 @lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's default of 5 refuses bursts of parallel clients
     app: _App
 
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -1,8 +1,9 @@
 """Where outbound deliveries go under ``perkflow local up`` unless a PERKFLOW_OUT_*_URL points elsewhere.
 
 Each destination (segment, klaviyo, webhook) gets a :class:`Sink`: an HTTP server on a free loopback port
-that records every request for GET /_local/sinks. The default sink records and answers 200; a stand-in
-that enforces a real service's format plugs in per destination through ``Sinks(factories=...)``.
+that records what it accepted for GET /_local/sinks. By default these are the stand-ins of
+perkflow_ops.standins, which enforce what Segment, Klaviyo and a webhook receiver enforce;
+:class:`RecordingSink` (records everything, answers 200) or any other plugs in through ``Sinks(factories=...)``.
 """
 
 from __future__ import annotations
@@ -111,11 +112,18 @@ class RecordingSink:
 DEFAULT_FACTORIES: dict[str, SinkFactory] = dict.fromkeys(DESTINATIONS, RecordingSink)
 
 
+def standin_factories() -> dict[str, SinkFactory]:
+    """The default: perkflow_ops.standins, which enforce what Segment, Klaviyo and a webhook receiver do."""
+    from perkflow_ops.standins import factories
+
+    return factories()
+
+
 class Sinks:
-    """One sink per destination."""
+    """One sink per destination (the stand-ins unless ``factories`` says otherwise)."""
 
     def __init__(self, factories: Mapping[str, SinkFactory] | None = None) -> None:
-        chosen = {**DEFAULT_FACTORIES, **(factories or {})}
+        chosen = {**standin_factories(), **(factories or {})}
         self.sinks: dict[str, Sink] = {name: chosen[name](name) for name in DESTINATIONS}
 
     def start(self) -> None:
@@ -130,8 +138,16 @@ class Sinks:
         return {name: sink.requests() for name, sink in self.sinks.items()}
 
     def environment(self, environ: Mapping[str, str]) -> dict[str, str]:
-        """PERKFLOW_OUT_*_URL for the functions: a variable set in ``environ`` wins over the sink."""
-        return {variable: environ.get(variable) or self.sinks[name].url for name, variable in URL_VARIABLES.items()}
+        """PERKFLOW_OUT_*_URL for the functions: a variable set in ``environ`` wins over the sink. A sink with an
+        ``environment()`` (a stand-in's write key, OAuth client, signing secret) adds it when its URL is used."""
+        variables: dict[str, str] = {}
+        for name, variable in URL_VARIABLES.items():
+            sink = self.sinks[name]
+            variables[variable] = environ.get(variable) or sink.url
+            extra = getattr(sink, "environment", None)
+            if not environ.get(variable) and callable(extra):
+                variables.update({key: value for key, value in extra().items() if not environ.get(key)})
+        return variables
 
     def urls(self) -> dict[str, str]:
         return {name: sink.url for name, sink in self.sinks.items()}

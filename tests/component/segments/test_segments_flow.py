@@ -262,8 +262,8 @@ def test_loyalty_traits_come_from_loyalty_events_and_survive_profile_changes(aws
         program=ProgramRef(id="camp_points", name="Dunder Points"), points=150, balance=150, source="order",
         transaction_id="ltx_1",
     )  # fmt: skip
-    bus = [{"detail-type": earned.DETAIL_TYPE, "source": "perkflow.loyalty", "detail": earned.detail(),
-            "version": "0", "id": "e1", "time": "2026-11-24T09:00:00Z", "region": "us-east-1", "resources": []}]  # fmt: skip
+    envelope = {"version": "0", "id": "e1", "time": "2026-11-24T09:00:00Z", "region": "us-east-1", "resources": []}
+    bus = [{"detail-type": earned.DETAIL_TYPE, "source": "perkflow.loyalty", "detail": earned.detail(), **envelope}]
 
     deliver("segments", "SegmentInputRule", bus)
     entered = segment_events(aws.relay_outbox())

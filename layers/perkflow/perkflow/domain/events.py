@@ -188,6 +188,7 @@ class CampaignVouchersGenerationCompleted(DomainEvent):
 
 class _Loyalty(CustomerEvent):
     program: ProgramRef
+    referral_url: str | None = Field(default=None, description="the member's referral URL, when the program refers")
 
 
 class LoyaltyPointsEarned(_Loyalty):
@@ -199,6 +200,7 @@ class LoyaltyPointsEarned(_Loyalty):
     order: OrderRef | None = None
     earning_rule_id: str | None = None
     event_name: str | None = None
+    expires_at: Timestamp | None = Field(default=None, description="when the points earned expire (None: never)")
 
 
 class LoyaltyPointsRedeemed(_Loyalty):
@@ -208,6 +210,7 @@ class LoyaltyPointsRedeemed(_Loyalty):
     transaction_id: str
     reward: RewardRef | None = None
     code: str | None = None
+    reward_expires_at: Timestamp | None = Field(default=None, description="when the reward's code expires")
 
 
 class LoyaltyPointsExpiring(_Loyalty):
@@ -215,6 +218,7 @@ class LoyaltyPointsExpiring(_Loyalty):
     points: int
     balance: int
     expires_at: Timestamp
+    reminder_days: int | None = Field(default=None, description="which reminder: days before the expiry")
 
 
 class LoyaltyPointsExpired(_Loyalty):
@@ -236,6 +240,10 @@ class LoyaltyReferralStarted(_Loyalty):
     referral_code: str
     referral_url: str
     referee: CustomerRef | None = None
+    advocate: CustomerRef | None = None
+    points: int = 0
+    reward: RewardRef | None = None
+    code: str | None = None
 
 
 class LoyaltyReferralCompleted(_Loyalty):

@@ -37,6 +37,26 @@ class InvalidRedeemables(PerkflowError):
     key = "invalid_redeemables"
 
 
+class InvalidCustomer(PerkflowError):
+    key = "invalid_customer"
+
+
+class InvalidPublication(PerkflowError):
+    """Publication errors (``missing_vouchers``, ``voucher_cannot_be_published`` ...) give their own key."""
+
+    key = "invalid_publication"
+
+
+class InvalidRollback(PerkflowError):
+    """Rollback errors (``already_rolled_back``, ``invalid_redemption`` ...) give their own key."""
+
+    key = "invalid_rollback_params"
+
+
+class InvalidDistribution(PerkflowError):
+    key = "invalid_distribution"
+
+
 @dataclass(frozen=True)
 class Failure:
     """Why a redeemable is inapplicable: Voucherify's error object, minus the request id."""

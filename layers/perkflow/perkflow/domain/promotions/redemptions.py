@@ -287,7 +287,7 @@ def _gift_credits(
         return Failure("missing_order", "Missing order", details=voucher.code)
     if remaining is None:
         return Failure("missing_amount", "Missing amount", details=voucher.code)
-    balance = voucher.gift.balance
+    balance = voucher.available_balance
     asked = request.gift.credits if request.gift else None
     if balance <= 0 or (asked is not None and asked > balance):
         return gift_amount_exceeded(voucher.code)
@@ -522,10 +522,13 @@ def redeem(
     metadata: dict[str, Any] | None = None,
     order_id: str | None = None,
     stacked: bool = True,
+    redemption_id: str | None = None,
 ) -> RedemptionPlan | Refusal:
     """Turn a decided stack into redemption records (``stacked=False``: the legacy single redemption).
 
     ``order_id``: the stored order's id when the service already has one (orders upsert by ``source_id``).
+    ``redemption_id``: the id of the redemption that answers the request (the parent of a stacked one, the
+    one record of a legacy one), when the service derives it from an idempotency key; else a new id.
     """
     customer_json = _simple_customer(stack.customer)
     customer_id = stack.customer.id if stack.customer else None
@@ -557,7 +560,7 @@ def redeem(
         "status": order_request.status or "PAID",
         "created_at": now,
     }
-    parent_id = new_id("r_") if stacked else None
+    parent_id = (redemption_id or new_id("r_")) if stacked else None
     children: list[Redemption] = []
     vouchers: list[Voucher] = []
     for outcome in stack.applicable:
@@ -568,7 +571,7 @@ def redeem(
         vouchers.append(after)
         children.append(
             Redemption(
-                id=new_id("r_"),
+                id=new_id("r_") if stacked or redemption_id is None else redemption_id,
                 date=now,
                 customer_id=customer_id,
                 tracking_id=tracking_id,

@@ -164,6 +164,14 @@ class Voucher(BaseModel):
     validation_rules: tuple[str, ...] = Field(default=(), description="rule ids assigned to this voucher")
     created_at: Instant
     updated_at: Instant | None = None
+    # What LOCK validation sessions of *other* requests hold (see sessions.py); never part of the answer.
+    reserved_quantity: int = Field(default=0, exclude=True)
+    reserved_credits: int = Field(default=0, exclude=True)
+
+    @property
+    def available_balance(self) -> int:
+        """The gift balance this request may spend: the balance minus what other sessions reserved."""
+        return 0 if self.gift is None else self.gift.balance - self.reserved_credits
 
     @classmethod
     def create(cls, request: VoucherCreateRequest, now: datetime) -> Voucher:
@@ -198,7 +206,8 @@ class Voucher(BaseModel):
             return Failure("voucher_not_active", "voucher not active", details=self.code)
         if self.expiration_date is not None and now >= self.expiration_date:
             return Failure("voucher_expired", "voucher expired", details=self.code)
-        if self.redemption_quantity is not None and self.redeemed_quantity >= self.redemption_quantity:
+        used = self.redeemed_quantity + self.reserved_quantity
+        if self.redemption_quantity is not None and used >= self.redemption_quantity:
             return Failure("quantity_exceeded", "quantity exceeded", details=self.code)
         return None
 
@@ -219,6 +228,17 @@ class Voucher(BaseModel):
         }
         if self.gift is not None:
             update["gift"] = self.gift.model_copy(update={"balance": self.gift.balance - credits})
+        return self.model_copy(update=update)
+
+    def rolled_back(self, credits: int, now: datetime) -> Voucher:
+        """The voucher after a redemption that spent ``credits`` is rolled back."""
+        update: dict[str, Any] = {
+            "redeemed_quantity": max(0, self.redeemed_quantity - 1),
+            "redeemed_amount": max(0, self.redeemed_amount - credits),
+            "updated_at": now,
+        }
+        if self.gift is not None:
+            update["gift"] = self.gift.model_copy(update={"balance": self.gift.balance + credits})
         return self.model_copy(update=update)
 
     def ref(self) -> VoucherRef:

@@ -1,0 +1,1 @@
+"""Loyalty storage: programs, member accounts, the ledger, referrals (one table)."""

@@ -1,0 +1,1 @@
+"""DynamoDB storage of the promotion entities (docs/promotions.md)."""

@@ -1,0 +1,1 @@
+"""Loyalty use cases: programs, members, triggers from the bus, reward redemption, the daily pass."""

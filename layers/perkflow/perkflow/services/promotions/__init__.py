@@ -1,0 +1,1 @@
+"""Promotion use cases: campaigns and codes, vouchers, rules, publications, distributions, checkout."""

@@ -1,0 +1,1 @@
+"""Concurrency tier: parallel requests and deliveries against the local stack."""
