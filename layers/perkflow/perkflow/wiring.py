@@ -1,4 +1,8 @@
-"""The composition root: services built with their real adapters, once per container, on first use."""
+"""The composition root: services built with their real adapters, once per container, on first use.
+
+Each factory imports what it builds inside its body, so a handler pays at cold start only for the capability
+it uses (the ingest function never loads promotions, the outbound function never loads segments).
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,23 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from perkflow import clock
-from perkflow.adapters.customers import LISTING_SHARDS, CustomerStore
 from perkflow.adapters.dynamo import Table
-from perkflow.adapters.event_schema import EventSchemaStore
 from perkflow.adapters.eventbridge import EventBus
-from perkflow.adapters.jobs import JobQueue
-from perkflow.adapters.segment_memberships import SegmentMembershipStore
-from perkflow.adapters.segments import CustomerHistorySource, SegmentDefinitionStore, SegmentStateStore
 from perkflow.config import get_outbound_settings, get_settings
-from perkflow.services.customer_admin import CustomerAdmin
-from perkflow.services.customers import CustomerDirectory
-from perkflow.services.event_schema import EventSchemaCatalogue
-from perkflow.services.ingest import IngestService
-from perkflow.services.segments import DefinitionsCache, SegmentCatalogue, SegmentEngineService
 
 if TYPE_CHECKING:
+    from perkflow.adapters.customers import CustomerStore
+    from perkflow.adapters.jobs import JobQueue
+    from perkflow.adapters.segment_memberships import SegmentMembershipStore
+    from perkflow.adapters.segments import SegmentDefinitionStore, SegmentStateStore
     from perkflow.loyalty_wiring import LoyaltyWiring
     from perkflow.outbound_wiring import OutboundWiring
     from perkflow.promotions_wiring import PromotionsWiring
+    from perkflow.services.customer_admin import CustomerAdmin
+    from perkflow.services.customers import CustomerDirectory
+    from perkflow.services.event_schema import EventSchemaCatalogue
+    from perkflow.services.ingest import IngestService
+    from perkflow.services.segments import SegmentCatalogue, SegmentEngineService
 
 
 @lru_cache(maxsize=1)
@@ -38,31 +41,45 @@ def event_bus() -> EventBus:
 
 @lru_cache(maxsize=1)
 def customer_store() -> CustomerStore:
+    from perkflow.adapters.customers import CustomerStore
+
     return CustomerStore(table(), source=get_settings().event_source)
 
 
 @lru_cache(maxsize=1)
 def ingest_service() -> IngestService:
+    from perkflow.adapters.event_schema import EventSchemaStore
+    from perkflow.services.ingest import IngestService
+
     return IngestService(customer_store(), EventSchemaStore(table()), clock.now)
 
 
 @lru_cache(maxsize=1)
 def customer_directory() -> CustomerDirectory:
+    from perkflow.services.customers import CustomerDirectory
+
     return CustomerDirectory(customer_store())
 
 
 @lru_cache(maxsize=1)
 def customer_admin() -> CustomerAdmin:
+    from perkflow.services.customer_admin import CustomerAdmin
+
     return CustomerAdmin(customer_store(), customer_directory(), ingest_service(), clock.now)
 
 
 @lru_cache(maxsize=1)
 def event_schema_catalogue() -> EventSchemaCatalogue:
+    from perkflow.adapters.event_schema import EventSchemaStore
+    from perkflow.services.event_schema import EventSchemaCatalogue
+
     return EventSchemaCatalogue(EventSchemaStore(table()))
 
 
 @lru_cache(maxsize=1)
 def segment_memberships() -> SegmentMembershipStore:
+    from perkflow.adapters.segment_memberships import SegmentMembershipStore
+
     return SegmentMembershipStore(table())
 
 
@@ -99,21 +116,31 @@ def loyalty() -> LoyaltyWiring:
 
 @lru_cache(maxsize=1)
 def segment_definitions() -> SegmentDefinitionStore:
+    from perkflow.adapters.segments import SegmentDefinitionStore
+
     return SegmentDefinitionStore(table())
 
 
 @lru_cache(maxsize=1)
 def segment_states() -> SegmentStateStore:
+    from perkflow.adapters.segments import SegmentStateStore
+
     return SegmentStateStore(table(), source=get_settings().event_source)
 
 
 @lru_cache(maxsize=1)
 def segment_jobs() -> JobQueue:
+    from perkflow.adapters.jobs import JobQueue
+
     return JobQueue(get_settings().segment_jobs_url)
 
 
 @lru_cache(maxsize=1)
 def segment_engine() -> SegmentEngineService:
+    from perkflow.adapters.customers import LISTING_SHARDS
+    from perkflow.adapters.segments import CustomerHistorySource
+    from perkflow.services.segments import DefinitionsCache, SegmentEngineService
+
     return SegmentEngineService(
         DefinitionsCache(segment_definitions()),
         segment_states(),
@@ -127,6 +154,9 @@ def segment_engine() -> SegmentEngineService:
 
 @lru_cache(maxsize=1)
 def segment_catalogue() -> SegmentCatalogue:
+    from perkflow.adapters.customers import LISTING_SHARDS
+    from perkflow.services.segments import SegmentCatalogue
+
     return SegmentCatalogue(
         segment_definitions(),
         segment_jobs(),
