@@ -67,14 +67,14 @@ class CustomerStore:
     def load(self, customer_ids: Iterable[str], *, consistent: bool = False) -> dict[str, Customer | None]:
         ids = list(dict.fromkeys(customer_ids))
         found = {
-            item["id"]: _customer(item)
+            item["id"]: customer_from_item(item)
             for item in self.table.batch_get([customer_key(customer_id) for customer_id in ids], consistent=consistent)
         }
         return {customer_id: found.get(customer_id) for customer_id in ids}
 
     def get(self, customer_id: str) -> Customer | None:
         item = self.table.get(customer_key(customer_id))
-        return _customer(item) if item else None
+        return customer_from_item(item) if item else None
 
     def page(self, shard: int, *, after: str | None = None, limit: int = 100) -> tuple[list[Customer], str | None]:
         """One page of the customers listed in ``shard`` (0..LISTING_SHARDS-1), and the cursor of the next."""
@@ -83,7 +83,7 @@ class CustomerStore:
         if after:
             condition, values[":after"] = condition + " AND gsi2sk > :after", after
         page = self.table.query(condition, values, index=GSI2, limit=limit)
-        customers = [_customer(item) for item in page.items]
+        customers = [customer_from_item(item) for item in page.items]
         return customers, (customers[-1].id if page.next_key and customers else None)
 
     def history(self, customer_id: str) -> list[Activity]:
@@ -124,7 +124,7 @@ class CustomerStore:
 
         Raises StaleCustomers when a customer changed since it was read.
         """
-        actions: list[Action] = [self._customer_put(write) for write in recording.customer_writes]
+        actions: list[Action] = [self.customer_put(write) for write in recording.customer_writes]
         message = recording.message
         if not message.deduplicated and recording.activity is None and not recording.events:
             # Nothing to guard against replays and nothing to list: the customer writes are the whole change.
@@ -173,7 +173,9 @@ class CustomerStore:
         outbox.attach(item, [OutboxEntry.of(self.source, event) for event in recording.events])
         return Put(item=item, condition="attribute_not_exists(pk)")
 
-    def _customer_put(self, write: CustomerWrite) -> Put:
+    def customer_put(self, write: CustomerWrite) -> Put:
+        """The create or versioned update of a customer, with its events; other writers put it in their
+        own transactions (a publication that creates its customer)."""
         customer = write.customer
         item = _customer_item(customer)
         outbox.attach(item, [OutboxEntry.of(self.source, event) for event in write.events])
@@ -244,7 +246,8 @@ def _customer_item(customer: Customer) -> Item:
     }
 
 
-def _customer(item: Item) -> Customer:
+def customer_from_item(item: Item) -> Customer:
+    """The customer a stored customer item holds."""
     return Customer(
         id=item["id"],
         source_id=item.get("source_id"),
@@ -259,6 +262,6 @@ def _customer(item: Item) -> Customer:
 
 def _activity(item: Item) -> Activity:
     if item["sk"] == "CUST":
-        return _customer(item).created_activity()
+        return customer_from_item(item).created_activity()
     data: dict[str, Any] = json.loads(item["activity"])
     return Activity.model_validate(data)

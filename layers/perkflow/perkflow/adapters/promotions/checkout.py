@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from perkflow.adapters.customers import _customer, customer_key
+from perkflow.adapters.customers import customer_from_item, customer_key
 from perkflow.adapters.dynamo import GSI1, GSI2, Item, Put, Table, Update
 from perkflow.adapters.promotions.items import (
     DIRECTORY_KEY,
@@ -114,7 +114,7 @@ class CheckoutStore:
         segments: frozenset[str] = frozenset()
         if customer_id is not None:
             customer_item = found(customer_key(customer_id))
-            customer = _customer(customer_item) if customer_item else None
+            customer = customer_from_item(customer_item) if customer_item else None
             if customer is not None and customer.merged_into:
                 return self._merged(codes, customer, replay_id)
             state_item = found(segment_state_key(customer_id)) or {}
@@ -149,7 +149,7 @@ class CheckoutStore:
             item = self.table.get(customer_key(customer_id_for(target.merged_into)), consistent=True)
             if item is None:
                 break
-            target = _customer(item)
+            target = customer_from_item(item)
         return self.load(codes, target.id, replay_id)
 
     def _by_ids(

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from perkflow.adapters.customers import _customer, customer_key
+from perkflow.adapters.customers import customer_from_item, customer_key
 from perkflow.adapters.dynamo import GSI2, Item, Put, Table, Update
 from perkflow.adapters.promotions.items import (
     AVAILABLE_SHARDS,
@@ -59,12 +59,12 @@ class PublicationStore:
 
     def customer(self, customer_id: str) -> Customer | None:
         item = self.table.get(customer_key(customer_id), consistent=True)
-        customer = _customer(item) if item else None
+        customer = customer_from_item(item) if item else None
         for _ in range(MAX_MERGE_HOPS):
             if customer is None or not customer.merged_into:
                 break
             item = self.table.get(customer_key(customer_id_for(customer.merged_into)), consistent=True)
-            customer = _customer(item) if item else None
+            customer = customer_from_item(item) if item else None
         return customer
 
     def voucher(self, code: str) -> StoredVoucher | None:

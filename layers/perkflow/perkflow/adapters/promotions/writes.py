@@ -149,7 +149,7 @@ def voucher_update(
 
 def customer_put(write: CustomerWrite, source: str, table: Table) -> Put:
     """The customer's create/update as the customers adapter writes it (same item, same events)."""
-    return CustomerStore(table, source=source)._customer_put(write)
+    return CustomerStore(table, source=source).customer_put(write)
 
 
 @dataclass
