@@ -275,3 +275,30 @@ def test_loyalty_traits_come_from_loyalty_events_and_survive_profile_changes(aws
     assert entered == [("customer.segment.entered", "ryan", "Point hoarders")]
     assert segment_events(after_identify) == []
     assert api("GET", "/v1/customers/ryan/segments")[1]["total"] == 1
+
+
+def test_a_new_segment_counts_internal_events_recorded_before_it(aws: Aws, jobs: str) -> None:
+    from perkflow.adapters.customers import activity_attributes
+    from perkflow.domain.activities import Activity, activity_id
+
+    track("holly", "x", "h0")
+    settle(aws, jobs)
+    customer_id = api("GET", "/v1/customers/holly")[1]["id"]
+    customer = CustomerRef(id=customer_id, source_id="holly")
+    for n, days in ((1, 12), (2, 3)):
+        at = START - timedelta(days=days)
+        event = RedemptionSucceeded(event_id=f"evt_h{n}", occurred_at=at, redemption_id=f"r_h{n}", customer=customer)
+        activity = Activity(id=activity_id(at, f"r_h{n}"), type="customer.redemption.succeeded", customer=customer,
+                            created_at=at)  # fmt: skip
+        # As the promotions adapter stores a redemption: the record, listed as an activity with its events.
+        item = {"pk": {"S": f"RED#r_h{n}"}, "sk": {"S": "RED"}}
+        for name, value in activity_attributes(customer_id, activity, [event]).items():
+            item[name] = {"S": value}
+        boto3.client("dynamodb").put_item(TableName=aws.table_name, Item=item)
+
+    definition = {"type": "event_count", "event": "redemption.succeeded", "op": "gte", "value": 2,
+                  "window": {"kind": "sliding", "seconds": 30 * 86400}}  # fmt: skip
+    api("POST", "/v1/segments", {"name": "Frequent redeemers", "definition": definition})
+    published = settle(aws, jobs)
+
+    assert segment_events(published) == [("customer.segment.entered", "holly", "Frequent redeemers")]

@@ -27,9 +27,9 @@ from perkflow.adapters.dynamo import (
     Table,
     TransactionCancelled,
 )
-from perkflow.domain.activities import Activity
+from perkflow.domain.activities import Activity, event_occurrence
 from perkflow.domain.customers import Customer, Profile, customer_id_for
-from perkflow.domain.events import OutboxEntry
+from perkflow.domain.events import DomainEvent, OutboxEntry
 from perkflow.domain.recording import CustomerWrite, Recording, StaleCustomers
 from perkflow.domain.timeutil import iso, parse_iso
 
@@ -216,12 +216,20 @@ class CustomerStore:
         return collected[:limit], len(collected) > limit
 
 
-def activity_attributes(customer_id: str, activity: Activity) -> Item:
-    """Attributes that list an item as one of the customer's activities (any item can be one)."""
+def activity_attributes(customer_id: str, activity: Activity, events: Sequence[DomainEvent] = ()) -> Item:
+    """Attributes that list an item as one of the customer's activities (any item can be one).
+
+    ``events`` are the bus events the same change publishes: recorded with the activity as occurrences, so a
+    segment backfill replaying the activity log counts them exactly as the live path did (same event ids).
+    """
+    stored = activity
+    if events:
+        occurrences = [event_occurrence(event) for event in events]
+        stored = activity.model_copy(update={"data": {**activity.data, "occurrences": occurrences}})
     return {
         "gsi1pk": activity_partition(customer_id),
         "gsi1sk": activity.id,
-        "activity": json.dumps(activity.model_dump(mode="json"), separators=(",", ":")),
+        "activity": json.dumps(stored.model_dump(mode="json"), separators=(",", ":")),
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from perkflow.domain.events import CustomerRef
+from perkflow.domain.events import CustomerRef, DomainEvent
 from perkflow.domain.ids import stable_id
 from perkflow.domain.timeutil import iso
 
@@ -53,3 +53,10 @@ class Activity(BaseModel):
             "created_at": iso(self.created_at),
             "group_id": self.group_id,
         }
+
+
+def event_occurrence(event: DomainEvent) -> dict[str, Any]:
+    """What an activity keeps of the bus event its change published: enough to count it again later."""
+    detail = event.detail()
+    properties = {key: value for key, value in detail.items() if key not in ("event_id", "version", "customer")}
+    return {"name": event.DETAIL_TYPE, "event_id": event.event_id, "properties": properties}

@@ -22,6 +22,7 @@ from perkflow.domain.events import CustomerRef, CustomerSegmentEntered, Customer
 from perkflow.domain.ids import stable_id
 from perkflow.domain.segments import (
     CustomerSegmentState,
+    Occurrence,
     Outcome,
     SegmentSet,
     Transition,
@@ -242,12 +243,13 @@ class SegmentEngineService:
                 )
         return work
 
-    def _rebuild(self, segments: SegmentSet, customer_id: str, state: CustomerSegmentState, now: datetime) -> _Work:
-        history = [
-            occurrence
-            for activity in self.customers.history(customer_id)
-            if (occurrence := from_activity(activity)) is not None
+    def _history(self, customer_id: str) -> list[Occurrence]:
+        return [
+            occurrence for activity in self.customers.history(customer_id) for occurrence in from_activity(activity)
         ]
+
+    def _rebuild(self, segments: SegmentSet, customer_id: str, state: CustomerSegmentState, now: datetime) -> _Work:
+        history = self._history(customer_id)
         profile = {**(self.customers.profile(customer_id) or state.profile), **_loyalty_part(state.profile)}
         fresh = initial_state(segments, history, profile, now, static_segment_ids=state.static)
         return _Work(fresh, _diff(segments, state, fresh, now), True)
@@ -338,11 +340,7 @@ class SegmentEngineService:
     ) -> _Work:
         # Always through backfill(): features a definition change added are only known pending once the
         # engine reconciles the stored state with the current definitions.
-        history = [
-            occurrence
-            for activity in self.customers.history(customer_id)
-            if (occurrence := from_activity(activity)) is not None
-        ]
+        history = self._history(customer_id)
         return _single(backfill(segments, state, history, now))
 
     def _static_page(self, job: dict[str, Any]) -> None:

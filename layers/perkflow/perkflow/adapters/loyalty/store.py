@@ -322,7 +322,7 @@ class LoyaltyStore:
                 "program_id": program_id,
                 "customer_id": customer_id,
                 "created_at": iso(entry.created_at),
-                **activity_attributes(customer_id, announced.activity),
+                **activity_attributes(customer_id, announced.activity, announced.events),
                 "gsi2pk": f"LTXN#{program_id}#{customer_id}",
                 "gsi2sk": entry.id,
             }
@@ -336,7 +336,7 @@ class LoyaltyStore:
                 "program_id": program_id,
                 "customer_id": customer_id,
                 "created_at": iso(notice.created_at),
-                **activity_attributes(customer_id, announced.activity),
+                **activity_attributes(customer_id, announced.activity, announced.events),
             }
             outbox.attach(notice_item, [OutboxEntry.of(self.source, event) for event in announced.events])
             actions.append(("notice", Put(item=notice_item, condition="attribute_not_exists(pk)")))

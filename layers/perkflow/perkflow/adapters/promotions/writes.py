@@ -25,7 +25,7 @@ MAX_ACTIONS = 100  # DynamoDB's TransactWriteItems limit
 def with_events(item: Item, source: str, events: Sequence[DomainEvent], activity: Activity | None = None) -> Item:
     """The item carrying its events (the outbox) and, when it is one, listed as the customer's activity."""
     if activity is not None:
-        item.update(activity_attributes(activity.customer.id, activity))
+        item.update(activity_attributes(activity.customer.id, activity, events))
     return outbox.attach(item, [OutboxEntry.of(source, event) for event in events])
 
 

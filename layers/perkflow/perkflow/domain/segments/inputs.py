@@ -77,23 +77,26 @@ def from_bus(detail_type: str, detail: dict[str, Any]) -> SegmentInput | None:
     )
 
 
-def from_activity(activity: Activity) -> Occurrence | None:
-    """The occurrence a stored activity stands for (None for activities segments do not count)."""
+def from_activity(activity: Activity) -> list[Occurrence]:
+    """The occurrences a stored activity stands for: its custom event, or the bus events its change
+    published (recorded with the activity by the adapters), under the same ids the live path used."""
     if activity.type == CUSTOM_EVENT:
         event = activity.data.get("event") or {}
-        return Occurrence(
-            event_id=activity.id,
-            name=str(event.get("type")),
-            timestamp=activity.created_at,
-            properties=event.get("metadata") or {},
-        )
-    occurrence = activity.data.get("occurrence")
-    if isinstance(occurrence, dict) and occurrence.get("name"):
-        # Internal events record what they stand for: {"name": <detail-type>, "properties": {...}}.
-        return Occurrence(
-            event_id=activity.id,
+        return [
+            Occurrence(
+                event_id=activity.id,
+                name=str(event.get("type")),
+                timestamp=activity.created_at,
+                properties=event.get("metadata") or {},
+            )
+        ]
+    return [
+        Occurrence(
+            event_id=str(occurrence["event_id"]),
             name=str(occurrence["name"]),
             timestamp=activity.created_at,
             properties=occurrence.get("properties") or {},
         )
-    return None
+        for occurrence in activity.data.get("occurrences") or ()
+        if isinstance(occurrence, dict) and occurrence.get("name") and occurrence.get("event_id")
+    ]
