@@ -1,4 +1,4 @@
-"""``make bench``: every figure of reference/perf.md that perkflow can measure so far, in one run.
+"""``make bench``: every figure of reference/perf.md, in one run.
 
 Writes bench/results/latest.json (figure -> number, null where not measurable yet) and docs/benchmarks.md.
 BENCH_SCALE (default 1.0) shrinks the sizes for a quick run; the json records it.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from bench import codegen, cold_import, ingest, report, segments
+from bench import codegen, cold_import, ingest, outbound, pipeline, promotions, report, segments
 from perkflow_ops.local.harness import start_stack
 
 
@@ -29,6 +29,9 @@ def main() -> int:
     with start_stack(env={"PERKFLOW_LOCAL_TIMERS": "off"}) as stack:
         results.update(ingest.measure(stack, scale))
         results.update(segments.measure(stack, scale))
+        results.update(promotions.measure(stack, scale))
+        results.update(outbound.measure(stack, scale))
+        results.update(pipeline.measure(stack, scale))
 
     print()
     print(report.write(results, notes))

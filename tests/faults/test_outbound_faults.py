@@ -92,9 +92,20 @@ def all_delivered(out: Outbound, events: list[ev.DomainEvent], tag: str, destina
     return all(set(accepted_keys(out, name, tag)) >= expected_keys(events, name) for name in destinations)
 
 
-def test_with_a_third_of_requests_failing_every_event_arrives_exactly_once_per_dedupe_key(clean: Outbound) -> None:
+def dlq_listing(stack: RunningStack, destination: str) -> str:
+    listed = subprocess.run(
+        [sys.executable, "-m", "perkflow_ops.cli", "dlq", "list", "--destination", destination, "--local", stack.url],
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **stack.credentials},
+    )  # fmt: skip
+    return listed.stdout + listed.stderr
+
+
+def test_with_a_third_of_requests_failing_every_event_arrives_exactly_once_per_dedupe_key(
+    clean: Outbound, stack: RunningStack
+) -> None:
     out, tag = clean, uuid.uuid4().hex[:10]
     before = {name: out.state(name)["duplicates"] for name in DESTINATIONS}
+    dead_before = {name: dead_letters(out, name) for name in DESTINATIONS}  # the session's stack is shared
     for name in DESTINATIONS:
         out.destination(name, timeout_seconds=1)
         out.faults(name, every=3, kinds=["429", "500", "timeout"], retry_after=1, stall_seconds=2,
@@ -110,7 +121,8 @@ def test_with_a_third_of_requests_failing_every_event_arrives_exactly_once_per_d
         assert set(keys) == expected_keys(events, name), name
         state = out.state(name)
         assert state["faults"]["injected"] >= 1, name  # the failures really happened ...
-        assert dead_letters(out, name) == 0, name  # ... and nothing gave up
+        gave_up = dead_letters(out, name) - dead_before[name]
+        assert gave_up == 0, f"{name}: {dlq_listing(stack, name)}"  # ... and nothing gave up
     # A request that timed out had been accepted: its retry was a duplicate, which the dedupe key absorbed.
     assert sum(out.state(name)["duplicates"] - before[name] for name in DESTINATIONS) >= 1
 
@@ -147,11 +159,8 @@ def test_a_permanent_refusal_lands_in_the_dlq_and_redrive_delivers_it(clean: Out
     wait_for(lambda: all_delivered(out, events, tag, ("segment", "klaviyo")), "the others everywhere else", 60)
     assert set(accepted_keys(out, "webhook", tag)) == {events[0].event_id, events[2].event_id}
     out.clear_faults()
-    listed = subprocess.run(
-        [sys.executable, "-m", "perkflow_ops.cli", "dlq", "list", "--destination", "webhook", "--local", stack.url],
-        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, **stack.credentials},
-    )  # fmt: skip
-    assert "webhook: 1 dead letters" in listed.stdout, listed.stdout + listed.stderr
+    listed = dlq_listing(stack, "webhook")
+    assert "webhook: 1 dead letters" in listed, listed
     time.sleep(1.5)  # listing hid the message for a second
 
     result = subprocess.run(

@@ -4,7 +4,9 @@ Functions PutEvents to moto. A catch-all rule on each bus copies every event to 
 which the dispatcher polls; each event is matched against every rule pattern of the template (a
 function's EventBridgeRule events and the AWS::Events::Rule resources) and handed to the targets in the
 envelope AWS sends, ``account`` included (moto leaves it out). Lambda targets are invoked asynchronously
-with Lambda's retries; SQS targets receive the envelope as the message body.
+with Lambda's retries; SQS targets receive the envelope as the message body. The events of one poll go to
+each queue in SendMessageBatch calls, and a few pollers share a tap, so the local bus is not the slowest part
+of a burst (EventBridge itself fans out in parallel).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perkflow_ops import template as tpl
 from perkflow_ops.local.clients import Clients
@@ -24,10 +26,15 @@ from perkflow_ops.local.patterns import Pattern
 from perkflow_ops.local.resources import Resources
 from perkflow_ops.local.workers import Functions
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
 log = logging.getLogger(__name__)
 
 # Long polls return as soon as an event arrives; the wait only bounds how often an idle tap asks.
 TAP_WAIT_SECONDS = 5
+TAP_POLLERS = 4
+SQS_BATCH = 10
 RECENT_EVENTS = 1000
 # Target features the dispatcher does not reproduce: refusing them beats delivering something else.
 _UNSUPPORTED_TARGET_KEYS = ("Input", "InputPath", "InputTransformer")
@@ -127,7 +134,9 @@ class Dispatcher:
     def start(self) -> None:
         for bus in self.buses:
             url = self._tap(bus)
-            threading.Thread(target=self._poll, args=(bus, url), name=f"tap-{bus}", daemon=True).start()
+            for poller in range(TAP_POLLERS):
+                name = f"tap-{bus}-{poller}"
+                threading.Thread(target=self._poll, args=(bus, url), name=name, daemon=True).start()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -154,10 +163,12 @@ class Dispatcher:
                 messages = sqs.receive_message(
                     QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=TAP_WAIT_SECONDS
                 ).get("Messages", [])
-                for message in messages:
-                    delivered = json.loads(message["Body"])
-                    self.dispatch(bus, aws_envelope(delivered, self.context.account, self.context.region))
                 if messages:
+                    envelopes = [
+                        aws_envelope(json.loads(message["Body"]), self.context.account, self.context.region)
+                        for message in messages
+                    ]
+                    self.dispatch(bus, envelopes)
                     sqs.delete_message_batch(
                         QueueUrl=url,
                         Entries=[
@@ -171,24 +182,37 @@ class Dispatcher:
                 log.exception("bus %s: tap poll failed", bus)
                 self._stopped.wait(1)
 
-    def dispatch(self, bus: str, envelope: dict[str, Any]) -> None:
-        """Deliver one event to the targets of every rule of ``bus`` that matches it."""
-        matched = [rule for rule in self.rules if rule.bus == bus and rule.pattern.matches(envelope)]
-        with self._lock:
-            self._recent.append({"bus": bus, "event": envelope, "rules": [rule.name for rule in matched]})
-        for rule in matched:
-            for target in rule.targets:
-                if target.function is not None:
-                    self.functions.invoke_async(target.function, envelope, why=f"rule {rule.name}")
-                else:
-                    self._send(rule, target, envelope)
+    def dispatch(self, bus: str, envelopes: list[dict[str, Any]]) -> None:
+        """Deliver events to the targets of every rule of ``bus`` that matches them, in arrival order."""
+        batches: dict[tuple[str, str | None], list[tuple[str, dict[str, Any]]]] = {}
+        for envelope in envelopes:
+            matched = [rule for rule in self.rules if rule.bus == bus and rule.pattern.matches(envelope)]
+            with self._lock:
+                self._recent.append({"bus": bus, "event": envelope, "rules": [rule.name for rule in matched]})
+            for rule in matched:
+                for target in rule.targets:
+                    if target.function is not None:
+                        self.functions.invoke_async(target.function, envelope, why=f"rule {rule.name}")
+                    else:
+                        assert target.queue_url is not None
+                        key = (target.queue_url, target.message_group_id)
+                        batches.setdefault(key, []).append((rule.name, envelope))
+        for (queue_url, group), entries in batches.items():
+            for start in range(0, len(entries), SQS_BATCH):
+                self._send(queue_url, group, entries[start : start + SQS_BATCH])
 
-    def _send(self, rule: BusRule, target: Target, envelope: dict[str, Any]) -> None:
-        assert target.queue_url is not None
-        arguments: dict[str, Any] = {"QueueUrl": target.queue_url, "MessageBody": json.dumps(envelope)}
-        if target.message_group_id:
-            arguments["MessageGroupId"] = target.message_group_id
+    def _send(self, queue_url: str, group: str | None, entries: list[tuple[str, dict[str, Any]]]) -> None:
+        batch: list[SendMessageBatchRequestEntryTypeDef] = []
+        for index, (_, envelope) in enumerate(entries):
+            entry: SendMessageBatchRequestEntryTypeDef = {"Id": str(index), "MessageBody": json.dumps(envelope)}
+            if group:
+                entry["MessageGroupId"] = group
+            batch.append(entry)
         try:
-            self.clients.sqs.send_message(**arguments)
+            failed = self.clients.sqs.send_message_batch(QueueUrl=queue_url, Entries=batch).get("Failed", [])
         except Exception:
-            log.exception("rule %s: could not deliver event %s to %s", rule.name, envelope["id"], target.queue_url)
+            log.exception("could not deliver %d events to %s", len(entries), queue_url)
+            return
+        for failure in failed:
+            rule, envelope = entries[int(failure["Id"])]
+            log.error("rule %s: could not deliver event %s to %s: %s", rule, envelope["id"], queue_url, failure)

@@ -243,6 +243,11 @@ class Pool:
             worker.kill()
 
 
+def _sqs_records(event: Any) -> int:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return sum(1 for record in records or [] if record.get("eventSource") == "aws:sqs")
+
+
 def _ms_since(started: float) -> float:
     return (time.monotonic() - started) * 1000
 
@@ -279,6 +284,7 @@ class Functions:
         counts: Mapping[str, float] = {
             **invocation.counts,
             "invocations": 1,
+            "sqs_records": _sqs_records(event),
             "errors": 0 if invocation.ok else 1,
             "duration_ms_total": invocation.duration_ms,
         }

@@ -14,6 +14,7 @@ import base64
 import gzip
 import json
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from perkflow_ops.standins.base import Reply, Request, StandIn
@@ -152,4 +153,6 @@ class SegmentStandIn(StandIn):
             if message_id in self.messages:
                 self.duplicates += 1
                 return
-            self.messages[message_id] = {**message, "sentAt": envelope.get("sentAt")}
+            # receivedAt: when Segment's servers got the message, as Segment stamps it.
+            received_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            self.messages[message_id] = {**message, "sentAt": envelope.get("sentAt"), "receivedAt": received_at}
