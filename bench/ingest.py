@@ -6,7 +6,9 @@
   local stack's instrumented client).
 
 Standard mix: messages of at most 1 KB from 50 customers, 10% identify and 90% track, in HTTP batches of 100,
-sent by 4 concurrent senders (a CDP delivers batches in parallel).
+sent by 4 concurrent senders (a CDP delivers batches in parallel). The stack runs with its table streams
+off (``PERKFLOW_LOCAL_STREAMS=off``): in AWS what follows ingest (publisher, bus, segments, loyalty) runs on
+other machines, while here it would share this machine's two CPUs with both sides of the ratio.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from perkflow_ops.standins.control import Outbound, wait_for
 
 E2E_CUSTOMERS = 20
 E2E_SPACING_SECONDS = 0.5
-COST_MESSAGES = 10_000
+COST_MESSAGES = 3_000
 MESSAGES_PER_CUSTOMER = 10
 BATCH = 100
 SENDERS = 4

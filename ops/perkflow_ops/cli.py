@@ -6,6 +6,7 @@ perkflow dlq redrive|list [--destination D]       outbound dead letters back to 
 perkflow klaviyo connect|sync-customers|status    the Klaviyo integration (OAuth, initial customer sync)
 perkflow segments backfill SEGMENT_ID             recompute a segment over every customer, with progress
 perkflow codes generate CAMPAIGN --count N        add N unique codes to a campaign, with progress
+perkflow openapi [--check]                        write docs/openapi.json from the api's routes (or check it)
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("demo", help="bring up the local stack and run the end-to-end story")
+    openapi = commands.add_parser("openapi", help="write docs/openapi.json from the api function's routes")
+    openapi.add_argument("--check", action="store_true", help="only say whether docs/openapi.json is current")
     from perkflow_ops import outbound_cli
 
     outbound_cli.add_commands(commands)
@@ -72,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from perkflow_ops import codes_cli
 
         return codes_cli.run(args)
+    if args.command == "openapi":
+        from perkflow_ops import openapi
+
+        return openapi.write(args.check)
     # Imported only when asked for: the demo is its own module with its own start-up cost.
     demo = importlib.import_module("perkflow_ops.demo")
     return int(demo.main() or 0)

@@ -168,6 +168,8 @@ def test_stats_count_invocations_and_the_aws_work_done(probe_stack: RunningStack
     assert counted["ddb_calls"] == 5  # three puts, two gets
     assert counted["ddb_items_written"] == 3
     assert counted["ddb_items_read"] == 1  # the get that found its item
+    assert counted["ddb_write_units"] == 3  # small items: one unit each, as DynamoDB reports them
+    assert counted["ddb_read_units"] == 1  # two eventually consistent gets, found or not: half a unit each
     assert counted["events_put"] == 1
     assert counted["duration_ms_total"] > 0
     assert probe_stack.reset_stats()["probe"]["invocations"] == 0
@@ -514,3 +516,17 @@ def test_schedule_names_and_expressions() -> None:
     assert every_five.next_after(saturday + timedelta(minutes=7), saturday) == saturday + timedelta(minutes=10)
     with pytest.raises(ValueError, match="not supported"):
         Cron("0 0 L * ? *")
+
+
+def test_the_api_documentation_is_served_with_the_pinned_swagger_ui(probe_stack: RunningStack) -> None:
+    page = probe_stack.request("GET", "/_local/docs")
+    script = probe_stack.request("GET", "/_local/docs/swagger-ui-bundle.js")
+    document = probe_stack.request("GET", "/_local/openapi.json")
+
+    assert page.status == 200
+    assert b'url: "/_local/openapi.json"' in page.body
+    assert script.status == 200
+    assert b"SwaggerUIBundle" in script.body
+    assert document.status == 200
+    assert document.json()["info"]["title"] == "perkflow API"
+    assert probe_stack.request("GET", "/_local/docs/../../package.json").status == 404

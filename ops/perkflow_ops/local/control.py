@@ -6,6 +6,7 @@
 - ``GET /_local/stats``, ``POST /_local/stats/reset``: per-function counters (the bench reads them).
 - ``GET /_local/endpoints``: the emulators' URLs and the physical names of the template's resources.
 - ``GET /_local/events``: the last events seen on the buses and the rules each matched.
+- ``GET /_local/docs``: Swagger UI over ``GET /_local/openapi.json`` (docs/openapi.json).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from perkflow_ops import openapi
 from perkflow_ops.local.bus import Dispatcher
 from perkflow_ops.local.clock import StackClock
-from perkflow_ops.local.http_router import Response, json_response
+from perkflow_ops.local.http_router import NOT_FOUND, Response, json_response
 from perkflow_ops.local.schedules import Scheduler
 from perkflow_ops.local.sinks import Sinks
 from perkflow_ops.local.stats import Stats
@@ -34,6 +36,8 @@ class Control:
     endpoints: Callable[[], dict[str, Any]]
 
     def handle(self, method: str, path: str, raw_body: bytes) -> Response:
+        if method == "GET" and (path.startswith("/_local/docs") or path == "/_local/openapi.json"):
+            return _documentation(path)
         try:
             body = json.loads(raw_body) if raw_body.strip() else {}
         except ValueError:
@@ -71,6 +75,20 @@ class Control:
             known = sorted(self.scheduler.schedules)
             return json_response(404, {"message": f"no schedule named {name!r}", "schedules": known})
         return _outcome(invocation)
+
+
+def _documentation(path: str) -> Response:
+    if path == "/_local/openapi.json":
+        if not openapi.DOCUMENT.exists():
+            return NOT_FOUND
+        return Response(200, [("Content-Type", "application/json")], openapi.DOCUMENT.read_bytes())
+    if path.rstrip("/") == "/_local/docs":
+        return Response(200, [("Content-Type", "text/html; charset=utf-8")], openapi.PAGE.encode())
+    found = openapi.asset(path.removeprefix("/_local/docs/"))
+    if found is None:
+        return NOT_FOUND
+    content_type, body = found
+    return Response(200, [("Content-Type", content_type)], body)
 
 
 def _outcome(invocation: Invocation) -> Response:

@@ -38,14 +38,19 @@ LOCAL_DIR = tpl.ROOT / ".local"
 LOG_DIR = LOCAL_DIR / "logs"
 
 
-def _settings(environ: Mapping[str, str]) -> tuple[int, float, bool]:
-    """$PERKFLOW_LOCAL_WORKERS, $PERKFLOW_LOCAL_RETRY_SECONDS, $PERKFLOW_LOCAL_TIMERS."""
+def _settings(environ: Mapping[str, str]) -> tuple[int, float, bool, bool]:
+    """$PERKFLOW_LOCAL_WORKERS, $PERKFLOW_LOCAL_RETRY_SECONDS, $PERKFLOW_LOCAL_TIMERS, $PERKFLOW_LOCAL_STREAMS.
+
+    Streams off: nothing reads the table's streams, so nothing is published (the bench measures ingest alone
+    that way, as in AWS, where what follows it runs on other machines).
+    """
     workers = int(environ.get("PERKFLOW_LOCAL_WORKERS") or 4)
     retry_seconds = float(environ.get("PERKFLOW_LOCAL_RETRY_SECONDS") or 1)
     if workers < 1 or retry_seconds < 0:
         raise ValueError("PERKFLOW_LOCAL_WORKERS must be at least 1 and PERKFLOW_LOCAL_RETRY_SECONDS not negative")
     timers = environ.get("PERKFLOW_LOCAL_TIMERS", "on").strip().lower() != "off"
-    return workers, retry_seconds, timers
+    streams_on = environ.get("PERKFLOW_LOCAL_STREAMS", "on").strip().lower() != "off"
+    return workers, retry_seconds, timers, streams_on
 
 
 class LocalStack:
@@ -81,7 +86,7 @@ class LocalStack:
 
     def _start(self) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        pool_size, retry_seconds, timers = _settings(self.environ)
+        pool_size, retry_seconds, timers, streams_on = _settings(self.environ)
         template = tpl.load(self.template_path)
         server = ApiServer(self.port)
         self._stoppers.append(server.close)
@@ -122,9 +127,12 @@ class LocalStack:
         scheduler = Scheduler(
             schedules_from_template(template, context), functions, context, lambda: clock.current().now()
         )
-        for part in (dispatcher, queue_pollers, stream_pollers):
-            part.start()
-            self._stoppers.append(part.stop)
+        dispatcher.start()
+        queue_pollers.start()
+        self._stoppers += [dispatcher.stop, queue_pollers.stop]
+        if streams_on:
+            stream_pollers.start()
+            self._stoppers.append(stream_pollers.stop)
         self._stoppers.append(scheduler.stop)
         if timers:
             scheduler.start_timers()
