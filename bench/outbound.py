@@ -149,10 +149,7 @@ def rate_limit(out: Outbound, scale: float) -> dict[str, float | None]:
 
 def measure(stack: RunningStack, scale: float) -> dict[str, float | None]:
     out = Outbound(stack)
-    out.clear_faults()
-    out.ensure_klaviyo_connected()
-    for destination in ("segment", "klaviyo", "webhook"):
-        out.destination(destination, paused=False, timeout_seconds=10)
+    out.deliver_everywhere()
     results = requests_per_1000(out, scale)
     results.update(rate_limit(out, scale))
     return results

@@ -49,19 +49,10 @@ class Bench:
         )  # fmt: skip
         token = base64.b64encode(f"{stack.credentials['PERKFLOW_WRITE_KEY']}:".encode()).decode()
         self.ingest_headers = {"Authorization": f"Basic {token}"}
-        self.api_headers = {
-            "X-App-Id": stack.credentials["PERKFLOW_APP_ID"],
-            "X-App-Token": stack.credentials["PERKFLOW_APP_TOKEN"],
-        }
 
     def create_segment(self, name: str, definition: dict[str, Any]) -> str:
-        response = self.stack.request(
-            "POST", "/v1/segments", json={"name": name, "definition": definition}, headers=self.api_headers
-        )
-        assert response.status == 200, response.body
-        segment_id = str(response.json()["id"])
-        self.wait(lambda: self.stack.request("GET", f"/v1/segments/{segment_id}", headers=self.api_headers).json()[
-            "initial_sync_status"] == "DONE")  # fmt: skip
+        segment_id = str(self.stack.api("POST", "/v1/segments", {"name": name, "definition": definition})["id"])
+        self.wait(lambda: self.stack.api("GET", f"/v1/segments/{segment_id}")["initial_sync_status"] == "DONE")
         return segment_id
 
     def send(self, users: list[str], count: int, tag: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import urllib.error
@@ -19,6 +18,8 @@ import urllib.request
 import webbrowser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+from perkflow_ops.api_client import base_url, call
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -65,27 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _base_url(args: argparse.Namespace) -> str:
-    url = getattr(args, "api", None) or getattr(args, "local", None) or "http://127.0.0.1:3000"
-    return str(url).rstrip("/")
-
-
-def _call(method: str, url: str, body: Any = None, *, auth: bool = True) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if auth:
-        app_id, token = os.environ.get("PERKFLOW_APP_ID"), os.environ.get("PERKFLOW_APP_TOKEN")
-        if not app_id or not token:
-            raise RuntimeError("set PERKFLOW_APP_ID and PERKFLOW_APP_TOKEN (the local stack prints them)")
-        headers.update({"X-App-Id": app_id, "X-App-Token": token})
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            raw = answer.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            detail = error.read()[:300].decode(errors="replace")
-        raise RuntimeError(f"{method} {urlsplit(url).path} answered {error.code}: {detail}") from error
-    return json.loads(raw) if raw else None
+    return base_url(getattr(args, "api", None) or getattr(args, "local", None))
 
 
 # -- klaviyo ---------------------------------------------------------------------------------------------------------
@@ -99,7 +80,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 def _klaviyo(args: argparse.Namespace) -> int:
     base = _base_url(args)
     if args.klaviyo_command == "status":
-        print(json.dumps(_call("GET", base + "/v1/integrations/klaviyo"), indent=2))
+        print(json.dumps(call("GET", base + "/v1/integrations/klaviyo"), indent=2))
         return 0
     if args.klaviyo_command == "connect":
         return _connect(base)
@@ -107,7 +88,7 @@ def _klaviyo(args: argparse.Namespace) -> int:
 
 
 def _connect(base: str) -> int:
-    authorize_url = _call("POST", base + "/v1/integrations/klaviyo/connect")["authorize_url"]
+    authorize_url = call("POST", base + "/v1/integrations/klaviyo/connect")["authorize_url"]
     host = urlsplit(authorize_url).hostname
     if host in ("127.0.0.1", "localhost"):
         # The local stand-in's consent page agrees at once; follow it to perkflow's callback.
@@ -117,14 +98,14 @@ def _connect(base: str) -> int:
             raise RuntimeError("the consent page did not redirect")
         except urllib.error.HTTPError as redirect:
             location = redirect.headers.get("Location", "")
-        _call("GET", base + urlsplit(location).path + "?" + urlsplit(location).query, auth=False)
+        call("GET", base + urlsplit(location).path + "?" + urlsplit(location).query, auth=False)
     else:
         print("Open this address, sign in to Klaviyo and allow perkflow:\n")
         print(f"  {authorize_url}\n")
         webbrowser.open(authorize_url)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        status = _call("GET", base + "/v1/integrations/klaviyo")
+        status = call("GET", base + "/v1/integrations/klaviyo")
         if status["status"] == "connected":
             print(f"connected to Klaviyo account {status.get('account_id') or '?'} (scopes: {status.get('scope')})")
             return 0
@@ -134,12 +115,12 @@ def _connect(base: str) -> int:
 
 
 def _sync(base: str) -> int:
-    job = _call("POST", base + "/v1/integrations/klaviyo/sync")
+    job = call("POST", base + "/v1/integrations/klaviyo/sync")
     print(f"syncing customers to Klaviyo (job {job['id']})")
     spinner = "|/-\\"
     tick = 0
     while True:
-        sync = _call("GET", base + "/v1/integrations/klaviyo/sync")
+        sync = call("GET", base + "/v1/integrations/klaviyo/sync")
         width = 30
         filled = width if sync["status"] == "done" else tick % (width + 1)
         bar = "#" * filled + "." * (width - filled)
@@ -168,7 +149,7 @@ def _queues(args: argparse.Namespace) -> tuple[SQSClient, dict[str, tuple[str, s
         values = {output["OutputKey"]: output["OutputValue"] for output in outputs}
         sqs = boto3.client("sqs")
         return sqs, {name: (values[f"{LOGICAL[name][0]}Url"], values[f"{LOGICAL[name][1]}Url"]) for name in names}
-    endpoints = _call("GET", _base_url(args) + "/_local/endpoints", auth=False)
+    endpoints = call("GET", _base_url(args) + "/_local/endpoints", auth=False)
     sqs = boto3.client(
         "sqs",
         endpoint_url=endpoints["sqs"],

@@ -30,20 +30,15 @@ PROGRAM = ev.ProgramRef(id="camp_points", name="Dunder Points")
 @pytest.fixture(scope="module")
 def out(stack: RunningStack) -> Iterator[Outbound]:
     outbound = Outbound(stack)
-    outbound.clear_faults()
-    outbound.ensure_klaviyo_connected()
+    outbound.deliver_everywhere()
     yield outbound
-    outbound.clear_faults()
-    for name in DESTINATIONS:
-        outbound.destination(name, paused=False, timeout_seconds=10)
+    outbound.deliver_everywhere()
 
 
 @pytest.fixture
 def clean(out: Outbound) -> Iterator[Outbound]:
     yield out
-    out.clear_faults()
-    for name in DESTINATIONS:
-        out.destination(name, paused=False, timeout_seconds=10)
+    out.deliver_everywhere()
 
 
 def loyalty_events(tag: str, count: int, customers: int = 6) -> list[ev.DomainEvent]:

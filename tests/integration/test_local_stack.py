@@ -26,11 +26,10 @@ import pytest
 from perkflow_ops.local.credentials import NAMES
 from perkflow_ops.local.harness import RunningStack
 from perkflow_ops.local.schedules import Cron, Schedule, kebab
+from tests.stack_fixtures import Aws
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
-
-    from tests.stack_fixtures import Aws
 
 pytestmark = pytest.mark.integration
 
@@ -368,6 +367,7 @@ def test_an_events_rule_routes_its_detail_type_to_the_queue(probe_stack: Running
 def test_sqs_partial_batch_failure_redelivers_only_the_failed_record(probe_stack: RunningStack, probe_aws: Aws) -> None:
     run = uuid.uuid4().hex
     queue = probe_aws.queue_url("ProbeQueue")
+    records_before = probe_stack.stats()["probe"]["sqs_records"]
 
     probe_aws.sqs.send_message_batch(
         QueueUrl=queue,
@@ -400,6 +400,8 @@ def test_sqs_partial_batch_failure_redelivers_only_the_failed_record(probe_stack
     succeeded = of_run("sqs")
     assert sorted(seen["body"]["n"] for seen in succeeded) == [1, 3]
     assert all(seen["receiveCount"] == 1 for seen in succeeded)
+    # The stats count every record handed over: the batch of three and the failure's redelivery.
+    assert probe_stack.stats()["probe"]["sqs_records"] - records_before >= 4
 
     record = succeeded[0]["record"]
     assert set(record) >= {
@@ -492,13 +494,20 @@ def test_settings_from_the_environment_win_and_leaving_stops_every_process(
     start_probe_stack: Callable[..., AbstractContextManager[RunningStack]],
 ) -> None:
     segment = "http://127.0.0.1:9/segment"
-    with start_probe_stack(PERKFLOW_APP_ID="app_from_env", PERKFLOW_OUT_SEGMENT_URL=segment) as running:
+    settings = {"PERKFLOW_APP_ID": "app_from_env", "PERKFLOW_OUT_SEGMENT_URL": segment, "PERKFLOW_LOCAL_STREAMS": "off"}
+    with start_probe_stack(**settings) as running:
         env = running.request("GET", "/probe/env").json()  # a worker is running too
         group = running.process.pid
+        aws = Aws.of(running)
+        key = f"STREAM#{uuid.uuid4().hex}#1"
+        aws.dynamodb.put_item(TableName=aws.name("tables", "Table"), Item={"pk": {"S": key}, "sk": {"S": "ITEM"}})
+        time.sleep(3)  # streams on, the probe records such an item within a second
+        streamed = [seen for seen in records(running, "stream") if seen["pk"] == key]
 
     assert running.credentials["PERKFLOW_APP_ID"] == "app_from_env"
     assert env["PERKFLOW_OUT_SEGMENT_URL"] == segment
     assert env["PERKFLOW_OUT_WEBHOOK_URL"].startswith("http://127.0.0.1:")  # unset: the local sink
+    assert streamed == []  # PERKFLOW_LOCAL_STREAMS=off: nothing reads the table's streams
 
     with pytest.raises(ProcessLookupError):
         os.killpg(group, 0)

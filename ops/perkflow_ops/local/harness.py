@@ -74,6 +74,17 @@ class RunningStack:
             with error:
                 return Response(error.code, error.headers, error.read())
 
+    def app_headers(self) -> dict[str, str]:
+        """The API's X-App-Id/X-App-Token with the credentials the stack printed."""
+        return {"X-App-Id": self.credentials["PERKFLOW_APP_ID"], "X-App-Token": self.credentials["PERKFLOW_APP_TOKEN"]}
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
+        """One call to perkflow's API with the app credentials: the JSON answer, RuntimeError unless 2xx."""
+        response = self.request(method, path, json=body, headers=self.app_headers(), timeout=timeout)
+        if not 200 <= response.status < 300:
+            raise RuntimeError(f"{method} {path} answered {response.status}: {response.body[:300]!r}")
+        return response.json()
+
     def _local(self, method: str, path: str, body: Any = None) -> Any:
         response = self.request(method, f"/_local/{path}", json=body)
         if response.status != 200:

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +39,30 @@ LOCAL_DIR = tpl.ROOT / ".local"
 LOG_DIR = LOCAL_DIR / "logs"
 
 
-def _settings(environ: Mapping[str, str]) -> tuple[int, float, bool, bool]:
+@dataclass(frozen=True)
+class LocalSettings:
     """$PERKFLOW_LOCAL_WORKERS, $PERKFLOW_LOCAL_RETRY_SECONDS, $PERKFLOW_LOCAL_TIMERS, $PERKFLOW_LOCAL_STREAMS.
 
     Streams off: nothing reads the table's streams, so nothing is published (the bench measures ingest alone
     that way, as in AWS, where what follows it runs on other machines).
     """
-    workers = int(environ.get("PERKFLOW_LOCAL_WORKERS") or 4)
-    retry_seconds = float(environ.get("PERKFLOW_LOCAL_RETRY_SECONDS") or 1)
-    if workers < 1 or retry_seconds < 0:
-        raise ValueError("PERKFLOW_LOCAL_WORKERS must be at least 1 and PERKFLOW_LOCAL_RETRY_SECONDS not negative")
-    timers = environ.get("PERKFLOW_LOCAL_TIMERS", "on").strip().lower() != "off"
-    streams_on = environ.get("PERKFLOW_LOCAL_STREAMS", "on").strip().lower() != "off"
-    return workers, retry_seconds, timers, streams_on
+
+    workers: int = 4
+    retry_seconds: float = 1.0
+    timers: bool = True
+    streams: bool = True
+
+    @classmethod
+    def of(cls, environ: Mapping[str, str]) -> LocalSettings:
+        settings = cls(
+            workers=int(environ.get("PERKFLOW_LOCAL_WORKERS") or 4),
+            retry_seconds=float(environ.get("PERKFLOW_LOCAL_RETRY_SECONDS") or 1),
+            timers=environ.get("PERKFLOW_LOCAL_TIMERS", "on").strip().lower() != "off",
+            streams=environ.get("PERKFLOW_LOCAL_STREAMS", "on").strip().lower() != "off",
+        )
+        if settings.workers < 1 or settings.retry_seconds < 0:
+            raise ValueError("PERKFLOW_LOCAL_WORKERS must be at least 1 and PERKFLOW_LOCAL_RETRY_SECONDS not negative")
+        return settings
 
 
 class LocalStack:
@@ -86,7 +98,8 @@ class LocalStack:
 
     def _start(self) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
-        pool_size, retry_seconds, timers, streams_on = _settings(self.environ)
+        settings = LocalSettings.of(self.environ)
+        pool_size, retry_seconds = settings.workers, settings.retry_seconds
         template = tpl.load(self.template_path)
         server = ApiServer(self.port)
         self._stoppers.append(server.close)
@@ -130,11 +143,11 @@ class LocalStack:
         dispatcher.start()
         queue_pollers.start()
         self._stoppers += [dispatcher.stop, queue_pollers.stop]
-        if streams_on:
+        if settings.streams:
             stream_pollers.start()
             self._stoppers.append(stream_pollers.stop)
         self._stoppers.append(scheduler.stop)
-        if timers:
+        if settings.timers:
             scheduler.start_timers()
         _warn_unserved(template)
 

@@ -45,10 +45,7 @@ class Outbound:
         self.stack = stack
         self.endpoints = stack.endpoints()
         self.sinks: dict[str, str] = dict(self.endpoints["sinks"])
-        self.headers = {
-            "X-App-Id": stack.credentials["PERKFLOW_APP_ID"],
-            "X-App-Token": stack.credentials["PERKFLOW_APP_TOKEN"],
-        }
+        self.headers = stack.app_headers()
         self._events: EventBridgeClient | None = None
         self._sqs: SQSClient | None = None
 
@@ -91,6 +88,13 @@ class Outbound:
     def ensure_klaviyo_connected(self) -> None:
         if self.klaviyo().get("status") != "connected":
             self.connect_klaviyo()
+
+    def deliver_everywhere(self) -> None:
+        """No injected faults, Klaviyo connected, every destination delivering with its default timeout."""
+        self.clear_faults()
+        self.ensure_klaviyo_connected()
+        for name in self.sinks:
+            self.destination(name, paused=False, timeout_seconds=10)
 
     # -- stand-ins ----------------------------------------------------------------------------------------------------
     def control(self, destination: str, method: str, route: str, body: Any = None) -> Any:

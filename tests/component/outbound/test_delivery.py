@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
 from perkflow.domain import events as ev
+from perkflow.domain.timeutil import parse_iso
 from tests.component.outbound.conftest import Outbound
 
 MICHAEL = ev.CustomerRef(id="cust_michael", source_id="michael.scott", email="michael@dundermifflin.com")
@@ -50,6 +51,8 @@ def test_segment_gets_one_batch_of_tracks_and_identifies_as_a_source(outbound: O
     assert publication["event"] == "Customer Publication Succeeded"
     assert publication["userId"] == "michael.scott"
     assert publication["timestamp"] == "2026-11-24T09:05:00.000Z"
+    # Stamped by the stand-in on arrival, as Segment stamps receivedAt (the bench's latency figure reads it).
+    assert abs(parse_iso(publication["receivedAt"]) - datetime.now(UTC)) < timedelta(minutes=1)
     assert publication["context"]["integration"] == {"name": "perkflow", "version": "1.0.0"}
     assert publication["context"]["perkflow"] == {"customer_id": "cust_michael"}
     assert publication["properties"]["voucher_code"] == "GIFT-7Q3K-9MZP"
